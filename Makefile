@@ -1,0 +1,73 @@
+# LSTM, Gate by Gate: `make book` builds the book, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+JB_FLAGS := --builder html -W -n --keep-going
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+
+.PHONY: book test notebooks serve bench lint unit nbval book-strict browser chromium clean help
+
+help:
+	@echo "make book       build the HTML book into _build/html"
+	@echo "make test       every test: lint, unit tests, nbval on every notebook, strict build, browser"
+	@echo "make notebooks  re-execute every notebook in place (outputs and widget state)"
+	@echo "make serve      preview the built book on http://127.0.0.1:8000"
+	@echo "make bench      run the benchmarks in bench/"
+
+# --- environments ----------------------------------------------------------------------------
+$(BIN)/activate:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.book-deps: requirements.txt pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.book-deps
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# --- the book --------------------------------------------------------------------------------
+book: $(VENV)/.book-deps
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+notebooks: $(VENV)/.book-deps
+	cd book && for nb in $(notdir $(NOTEBOOKS)); do \
+	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	done
+
+serve: book
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _build/html
+
+# --- tests -----------------------------------------------------------------------------------
+test: lint unit nbval book-strict browser
+
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check .
+
+unit: $(VENV)/.dev-deps
+	$(BIN)/pytest tests -q -m "not browser"
+
+nbval: $(VENV)/.dev-deps
+	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	  -p no:randomly -q $(NOTEBOOKS)
+
+book-strict: $(VENV)/.book-deps
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+
+browser: $(VENV)/.dev-deps chromium book-strict
+	$(BIN)/pytest tests -q -m browser
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+bench: $(VENV)/.dev-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf _build

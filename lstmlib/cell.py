@@ -1,0 +1,360 @@
+"""The LSTM cell, one equation per function, plus a fused path for whole sequences.
+
+Notation (the book's): z = [h_{t-1}, x_t] of shape (B, H+D); every W acts on z.
+
+    f_t  = σ(W_f · z + b_f)         F_t = c_{t-1} ⊗ f_t
+    i_t  = σ(W_i · z + b_i)         c̃_t = tanh(W_c · z + b_c)      I_t = i_t ⊗ c̃_t
+    c_t  = F_t ⊕ I_t
+    o_t  = σ(W_o · z + b_o)         c'_t = tanh(c_t)                h_t = o_t ⊗ c'_t
+
+`LSTMCell.step` runs these functions as written; `LSTMCell.forward` and `backward` run the same
+equations with the four gates stacked into one matrix, and the tests hold the two paths equal.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstmlib.activations import concat, sigmoid, tanh
+from lstmlib.checks import (
+    as_float_input,
+    check_input,
+    check_state,
+    float_dtype,
+    positive_int,
+    require_shape,
+    rng_from,
+)
+
+GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
+
+
+# --- the equations -------------------------------------------------------------------------
+
+def forget_gate(z, W_f, b_f):
+    """Forget gate: f_t = σ(W_f · [h_{t-1}, x_t] + b_f).
+
+    z: (B, H+D)   W_f: (H, H+D)   b_f: (H,)   ->   (B, H)
+    """
+    return sigmoid(z @ W_f.T + b_f)
+
+
+def input_gate(z, W_i, b_i):
+    """Input gate: i_t = σ(W_i · [h_{t-1}, x_t] + b_i).
+
+    z: (B, H+D)   W_i: (H, H+D)   b_i: (H,)   ->   (B, H)
+    """
+    return sigmoid(z @ W_i.T + b_i)
+
+
+def candidate(z, W_c, b_c):
+    """Candidate memory: c̃_t = tanh(W_c · [h_{t-1}, x_t] + b_c).
+
+    z: (B, H+D)   W_c: (H, H+D)   b_c: (H,)   ->   (B, H)
+    """
+    return tanh(z @ W_c.T + b_c)
+
+
+def output_gate(z, W_o, b_o):
+    """Output gate: o_t = σ(W_o · [h_{t-1}, x_t] + b_o).
+
+    z: (B, H+D)   W_o: (H, H+D)   b_o: (H,)   ->   (B, H)
+    """
+    return sigmoid(z @ W_o.T + b_o)
+
+
+def cell_state(c_prev, f, i, c_tilde):
+    """Cell state: F_t = c_{t-1} ⊗ f_t,  I_t = i_t ⊗ c̃_t,  c_t = F_t ⊕ I_t.
+
+    all (B, H)   ->   (F, I, c), each (B, H)
+    """
+    F = c_prev * f
+    I = i * c_tilde  # noqa: E741 (the book's name for the input gate's output)
+    return F, I, F + I
+
+
+def hidden_state(o, c):
+    """Hidden state: c'_t = tanh(c_t),  h_t = o_t ⊗ c'_t.
+
+    o, c: (B, H)   ->   (c_prime, h), each (B, H)
+    """
+    c_prime = tanh(c)
+    return c_prime, o * c_prime
+
+
+# --- values ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """Every quantity of one timestep, named as in the book; each (H,) or (B, H)."""
+
+    f: np.ndarray        # forget gate σ(W_f z + b_f)
+    F: np.ndarray        # what survives of the old memory, c_{t-1} ⊗ f_t
+    i: np.ndarray        # input gate σ(W_i z + b_i)
+    c_tilde: np.ndarray  # candidate memory tanh(W_c z + b_c)
+    I: np.ndarray        # what is written, i_t ⊗ c̃_t  # noqa: E741
+    c: np.ndarray        # new cell state F_t ⊕ I_t
+    o: np.ndarray        # output gate σ(W_o z + b_o)
+    c_prime: np.ndarray  # squashed memory tanh(c_t)
+    h: np.ndarray        # new hidden state o_t ⊗ c'_t
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A forward pass over T steps. Public arrays are (T, H) or (T, B, H), as `xs` was given.
+
+    Stored batched (T, B, ·) so `backward` never has to guess; `batched` says how to show them.
+    """
+
+    xs: np.ndarray = field(repr=False)       # (T, B, D) inputs
+    h0: np.ndarray = field(repr=False)       # (B, H) initial hidden state
+    c0: np.ndarray = field(repr=False)       # (B, H) initial cell state
+    gates: np.ndarray = field(repr=False)    # (T, B, 4H) f, i, c̃, o after their activations
+    c_all: np.ndarray = field(repr=False)    # (T, B, H) cell states
+    cp_all: np.ndarray = field(repr=False)   # (T, B, H) tanh(c_t)
+    h_all: np.ndarray = field(repr=False)    # (T, B, H) hidden states
+    pinned: frozenset = frozenset()          # gates set by hand ("f", "i", "o"): no gradient
+    batched: bool = True                     # False when xs was (T, D)
+
+    def _show(self, a):
+        return a if self.batched else a[:, 0]
+
+    def _gate(self, k):
+        H = self.c_all.shape[-1]
+        return self._show(self.gates[..., k * H:(k + 1) * H])
+
+    T = property(lambda self: self.xs.shape[0])
+    f = property(lambda self: self._gate(0), doc="forget gates, (T, [B,] H)")
+    i = property(lambda self: self._gate(1), doc="input gates, (T, [B,] H)")
+    c_tilde = property(lambda self: self._gate(2), doc="candidates, (T, [B,] H)")
+    o = property(lambda self: self._gate(3), doc="output gates, (T, [B,] H)")
+    c = property(lambda self: self._show(self.c_all), doc="cell states c_1..c_T, (T, [B,] H)")
+    c_prime = property(lambda self: self._show(self.cp_all), doc="tanh(c_t), (T, [B,] H)")
+    h = property(lambda self: self._show(self.h_all), doc="hidden states h_1..h_T, (T, [B,] H)")
+
+    @property
+    def c_prev(self):
+        """c_0..c_{T-1}: the memory each step starts from, (T, [B,] H)."""
+        return self._show(np.concatenate([self.c0[None], self.c_all[:-1]]))
+
+    @property
+    def F(self):
+        return self.c_prev * self.f
+
+    @property
+    def I(self):  # noqa: E743
+        return self.i * self.c_tilde
+
+    def at(self, t):
+        """The `Step` of timestep t (0-based)."""
+        if not -self.T <= t < self.T:
+            raise IndexError(f"timestep {t} is outside a trace of T={self.T} steps")
+        return Step(f=self.f[t], F=self.F[t], i=self.i[t], c_tilde=self.c_tilde[t], I=self.I[t],
+                    c=self.c[t], o=self.o[t], c_prime=self.c_prime[t], h=self.h[t])
+
+
+# --- the cell --------------------------------------------------------------------------------
+
+class LSTMCell:
+    """An LSTM cell with input size D and hidden size H.
+
+    Initialisation: every weight is drawn from U(-1/√H, 1/√H) (as torch.nn.LSTM does), every
+    bias starts at 0, and `forget_bias` is then added to b_f (1.0 is the usual choice for
+    training, Gers et al. 2000; Jozefowicz et al. 2015). `seed` is an int or a numpy Generator.
+
+    `params` maps the book's names to views into one fused matrix `W` of shape (4H, H+D) whose row
+    blocks are f, i, c, o, and one fused bias `b` of shape (4H,): W_f, W_i, W_c, W_o are (H, H+D),
+    b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell.
+    """
+
+    def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64):
+        self.D = positive_int(input_size, "input_size")
+        self.H = positive_int(hidden_size, "hidden_size")
+        self.dtype = float_dtype(dtype)
+        if not np.isfinite(forget_bias):
+            raise ValueError(f"forget_bias must be finite; got {forget_bias!r}")
+        rng = rng_from(seed)
+        k = 1.0 / np.sqrt(self.H)
+        self.W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
+        self.b = np.zeros(4 * self.H, dtype=self.dtype)
+        self.b[: self.H] += forget_bias
+
+    def __repr__(self):
+        return f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
+
+    @property
+    def params(self):
+        H = self.H
+        out = {}
+        for k, g in enumerate(GATES):
+            out[f"W_{g}"] = self.W[k * H:(k + 1) * H]
+            out[f"b_{g}"] = self.b[k * H:(k + 1) * H]
+        return out
+
+    @property
+    def n_params(self):
+        return self.W.size + self.b.size
+
+    # -- checking inputs --
+    def _pin(self, value, name, batched, B, T=None):
+        """A gate set by hand, checked to lie in [0, 1] and broadcast to (B, H), or (T, B, H)
+        when T is given. Accepted: a scalar, the gate's shape, or (with T) one value per step."""
+        v = np.asarray(value)
+        if v.dtype.kind not in "fiu":
+            raise TypeError(f"gate override {name} must be real; got dtype {v.dtype}")
+        gshape = (B, self.H) if batched else (self.H,)
+        allowed = [gshape] + ([(T,) + gshape] if T is not None else [])
+        if v.shape != () and v.shape not in allowed:
+            raise ValueError(f"gate override {name} must be a scalar or of shape "
+                             f"{' or '.join(str(s) for s in allowed)}; got {v.shape}")
+        if not (np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all()):
+            raise ValueError(f"gate override {name} must lie in [0, 1]; got values from "
+                             f"{v.min()} to {v.max()}")
+        v = v.astype(self.dtype)
+        if T is None:
+            return np.broadcast_to(v.reshape(-1, self.H) if v.ndim else v, (B, self.H))
+        per_step = v.ndim == len(gshape) + 1
+        lead = (T, B, self.H) if per_step else (B, self.H)
+        return np.broadcast_to(v.reshape(lead) if v.ndim else v, (T, B, self.H))
+
+    # -- one step, as written in the book --
+    def step(self, x, h_prev=None, c_prev=None, *, f=None, i=None, o=None):
+        """One timestep. x: (D,) or (B, D); h_prev, c_prev: (H,) or (B, H), zeros if omitted.
+
+        f, i, o pin a gate to a value in [0, 1] (a scalar or an array of the gate's shape)
+        instead of computing it: the "missing link" cases and the sliders use this.
+        Returns a `Step` with arrays of shape (H,) or (B, H).
+        """
+        x = check_input(x, "x", self.D, self.dtype, sequence=False)
+        batched = x.ndim == 2
+        B = x.shape[0] if batched else 1
+        h_prev = check_state(h_prev, "h_prev", B, self.H, batched, self.dtype)
+        c_prev = check_state(c_prev, "c_prev", B, self.H, batched, self.dtype)
+        p = self.params
+        z = concat(h_prev, x.reshape(B, self.D))  # (B, H+D)
+
+        def gate_or_pin(pin, name, compute):
+            if pin is None:
+                return compute()
+            return self._pin(pin, name, batched, B).reshape(B, self.H).copy()
+
+        f_t = gate_or_pin(f, "f", lambda: forget_gate(z, p["W_f"], p["b_f"]))
+        i_t = gate_or_pin(i, "i", lambda: input_gate(z, p["W_i"], p["b_i"]))
+        c_tilde = candidate(z, p["W_c"], p["b_c"])
+        F, I, c = cell_state(c_prev, f_t, i_t, c_tilde)  # noqa: E741
+        o_t = gate_or_pin(o, "o", lambda: output_gate(z, p["W_o"], p["b_o"]))
+        c_prime, h = hidden_state(o_t, c)
+        vals = dict(f=f_t, F=F, i=i_t, c_tilde=c_tilde, I=I, c=c, o=o_t, c_prime=c_prime, h=h)
+        if not batched:
+            vals = {k: v[0] for k, v in vals.items()}
+        return Step(**vals)
+
+    # -- a whole sequence, fused --
+    def forward(self, xs, h0=None, c0=None, *, f=None, i=None, o=None):
+        """Run T steps. xs: (T, D) or (T, B, D); h0, c0: (H,) or (B, H), zeros if omitted.
+
+        The overrides f, i, o work as in `step`, and may also give one value per step,
+        (T, H) or (T, B, H). Returns a `Trace`.
+        """
+        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True)
+        batched = xs.ndim == 3
+        T, H = xs.shape[0], self.H
+        B = xs.shape[1] if batched else 1
+        xs = xs.reshape(T, B, self.D)
+        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
+        c0 = check_state(c0, "c0", B, self.H, batched, self.dtype)
+        pins = {name: self._pin(v, name, batched, B, T)
+                for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
+        slot = {"f": slice(0, H), "i": slice(H, 2 * H), "o": slice(3 * H, 4 * H)}
+
+        Wh, Wx = self.W[:, :H], self.W[:, H:]
+        # the input projection of every timestep in one GEMM, before the loop
+        gates = (xs.reshape(T * B, self.D) @ Wx.T).reshape(T, B, 4 * H)  # (T, B, 4H)
+        gates += self.b
+        c_all = np.empty((T, B, H), dtype=self.dtype)
+        cp_all = np.empty_like(c_all)
+        h_all = np.empty_like(c_all)
+        h, c = h0, c0
+        sig = slice(0, 2 * H)  # f and i are contiguous; o is handled on its own
+        for t in range(T):
+            g = gates[t]                                  # (B, 4H), a view: filled in place
+            g += h @ Wh.T
+            _sigmoid_(g[:, sig])
+            _sigmoid_(g[:, 3 * H:])
+            np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
+            for name, v in pins.items():
+                g[:, slot[name]] = v[t]
+            c = c_all[t]
+            np.multiply(g[:, :H], c0 if t == 0 else c_all[t - 1], out=c)
+            c += g[:, H:2 * H] * g[:, 2 * H:3 * H]
+            np.tanh(c, out=cp_all[t])
+            h = np.multiply(g[:, 3 * H:], cp_all[t], out=h_all[t])
+        return Trace(xs=xs, h0=h0, c0=c0, gates=gates, c_all=c_all, cp_all=cp_all, h_all=h_all,
+                     pinned=frozenset(pins), batched=batched)
+
+    def backward(self, trace, dh, dc_last=None):
+        """Backpropagation through time.
+
+        dh: the gradient of the loss with respect to every h_t, shaped like `trace.h`.
+        dc_last: optionally, a gradient on the final cell state c_T, shaped like `trace.c[-1]`.
+        Returns a dict with the keys of `params` plus "x" (like the xs given), "h0" and "c0".
+        Gates pinned by hand in the forward pass pass no gradient to their weights.
+        """
+        if not isinstance(trace, Trace):
+            raise TypeError(f"trace must be a Trace from this cell's forward(); got {type(trace).__name__}")
+        T, B, H = trace.c_all.shape
+        if trace.xs.shape[2] != self.D or H != self.H:
+            raise ValueError(f"trace has D={trace.xs.shape[2]}, H={H}; this cell has "
+                             f"D={self.D}, H={self.H}")
+        dh = as_float_input(dh, "dh", self.dtype)
+        require_shape(dh, trace.h.shape, "dh")
+        dh = dh.reshape(T, B, H)
+        dc = np.zeros((B, H), dtype=self.dtype)
+        if dc_last is not None:
+            dc_last = as_float_input(dc_last, "dc_last", self.dtype)
+            require_shape(dc_last, trace.c[-1].shape, "dc_last")
+            dc = dc + dc_last.reshape(B, H)
+
+        Wh, Wx = self.W[:, :H], self.W[:, H:]
+        G = trace.gates
+        dZ = np.empty((T, B, 4 * H), dtype=self.dtype)  # gradients on the pre-activations
+        dh_next = np.zeros((B, H), dtype=self.dtype)
+        for t in range(T - 1, -1, -1):
+            f, i, g, o = (G[t, :, k * H:(k + 1) * H] for k in range(4))
+            c_prev = trace.c0 if t == 0 else trace.c_all[t - 1]
+            cp = trace.cp_all[t]
+            dh_t = dh[t] + dh_next
+            dc = dc + dh_t * o * (1.0 - cp * cp)
+            d = dZ[t]
+            d[:, :H] = dc * c_prev * f * (1.0 - f)
+            d[:, H:2 * H] = dc * g * i * (1.0 - i)
+            d[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)
+            d[:, 3 * H:] = dh_t * cp * o * (1.0 - o)
+            for k, name in ((0, "f"), (1, "i"), (3, "o")):
+                if name in trace.pinned:
+                    d[:, k * H:(k + 1) * H] = 0.0
+            dc = dc * f
+            dh_next = d @ Wh
+        h_prev = np.concatenate([trace.h0[None], trace.h_all[:-1]])  # (T, B, H)
+        dZ2 = dZ.reshape(T * B, 4 * H)
+        dW = np.concatenate([dZ2.T @ h_prev.reshape(T * B, H),
+                             dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
+        db = dZ2.sum(axis=0)
+        dx = (dZ2 @ Wx).reshape(T, B, self.D)
+        grads = {}
+        for k, gname in enumerate(GATES):
+            grads[f"W_{gname}"] = dW[k * H:(k + 1) * H]
+            grads[f"b_{gname}"] = db[k * H:(k + 1) * H]
+        grads["x"] = dx if trace.batched else dx[:, 0]
+        grads["h0"] = dh_next if trace.batched else dh_next[0]
+        grads["c0"] = dc if trace.batched else dc[0]
+        return grads
+
+
+def _sigmoid_(a):
+    """σ in place: σ(z) = (1 + tanh(z/2)) / 2, one ufunc pass and no overflow for any z."""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a += 1.0
+    a *= 0.5
+    return a

@@ -1,0 +1,90 @@
+"""Checks at the public boundary: every error names what was expected and what came."""
+
+import numbers
+
+import numpy as np
+
+
+def as_real_array(a, name):
+    """`a` as a floating numpy array; integers are promoted, anything not real is refused."""
+    arr = np.asarray(a)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.float64)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must hold real numbers (a float dtype); got dtype {arr.dtype}")
+    return arr
+
+
+def as_float_input(a, name, dtype):
+    """`a` as an array of the cell's float `dtype`, refusing non-float dtypes and NaN/Inf.
+
+    The cell takes floats only: an integer array is more often a bug (token ids where vectors
+    were meant) than an intention, so it is refused rather than promoted.
+    """
+    arr = np.asarray(a)
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must be a float array (float32 or float64); got dtype {arr.dtype}"
+        )
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name} must be finite; found {arr[tuple(bad)]} at index {tuple(int(k) for k in bad)}"
+        )
+    return arr.astype(dtype, copy=False)
+
+
+def require_same_shape(a, b, name_a, name_b):
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} and {b.shape}")
+
+
+def require_shape(arr, expected, name):
+    """`expected` is a tuple of ints; raises with both shapes named."""
+    if arr.shape != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}; got {arr.shape}")
+
+
+def positive_int(n, name):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {n!r}")
+    return int(n)
+
+
+def float_dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64; got {dt}")
+    return dt
+
+
+def rng_from(seed):
+    """A numpy Generator from an int seed or an existing Generator (never the global state)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or a numpy Generator; got {type(seed).__name__}")
+    return np.random.default_rng(int(seed))
+
+
+def check_input(x, name, D, dtype, sequence):
+    """An input of the cell's dtype: (D,) or (B, D) for one step, (T, D) or (T, B, D) for a
+    sequence. Empty sequences and batches are refused."""
+    x = as_float_input(x, name, dtype)
+    ndims, want = ((2, 3), f"(T, {D}) or (T, B, {D})") if sequence else ((1, 2), f"({D},) or (B, {D})")
+    if x.ndim not in ndims or x.shape[-1] != D:
+        raise ValueError(f"{name} must have shape {want} with D={D}; got {x.shape}")
+    if sequence and x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty sequence (T=0); give at least one timestep")
+    if x.ndim == ndims[1] and x.shape[-2] == 0:
+        raise ValueError(f"{name} has an empty batch (B=0); give at least one sequence")
+    return x
+
+
+def check_state(s, name, B, H, batched, dtype):
+    """A hidden or cell state as (B, H): zeros when None, else (H,) or (B, H) as the input was."""
+    if s is None:
+        return np.zeros((B, H), dtype=dtype)
+    s = as_float_input(s, name, dtype)
+    require_shape(s, (B, H) if batched else (H,), name)
+    return s.reshape(B, H)

@@ -1,0 +1,134 @@
+"""A vanilla (Elman) RNN cell, h_t = tanh(W_h · [h_{t-1}, x_t] + b_h), for comparison.
+
+It has the same shape of API as `LSTMCell`: `params`, `step`, `forward`, `backward`.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lstmlib.activations import concat, tanh
+from lstmlib.checks import (
+    as_float_input,
+    check_input,
+    check_state,
+    float_dtype,
+    positive_int,
+    require_shape,
+    rng_from,
+)
+
+
+def rnn_hidden(z, W_h, b_h):
+    """Vanilla RNN step: h_t = tanh(W_h · [h_{t-1}, x_t] + b_h).
+
+    z: (B, H+D)   W_h: (H, H+D)   b_h: (H,)   ->   (B, H)
+    """
+    return tanh(z @ W_h.T + b_h)
+
+
+@dataclass(frozen=True)
+class RNNStep:
+    """One timestep of the vanilla RNN."""
+
+    h: np.ndarray  # new hidden state, (H,) or (B, H)
+
+
+@dataclass(frozen=True)
+class RNNTrace:
+    """A forward pass over T steps; `h` is (T, H) or (T, B, H) as `xs` was given."""
+
+    xs: np.ndarray = field(repr=False)     # (T, B, D)
+    h0: np.ndarray = field(repr=False)     # (B, H)
+    h_all: np.ndarray = field(repr=False)  # (T, B, H)
+    batched: bool = True
+
+    T = property(lambda self: self.xs.shape[0])
+    h = property(lambda self: self.h_all if self.batched else self.h_all[:, 0])
+
+
+class RNNCell:
+    """A tanh RNN cell with input size D and hidden size H.
+
+    Weights U(-1/√H, 1/√H), as torch.nn.RNN; bias 0. `params`: W_h (H, H+D) acting on
+    [h_{t-1}, x_t], and b_h (H,).
+    """
+
+    def __init__(self, input_size, hidden_size, *, seed=0, dtype=np.float64):
+        self.D = positive_int(input_size, "input_size")
+        self.H = positive_int(hidden_size, "hidden_size")
+        self.dtype = float_dtype(dtype)
+        k = 1.0 / np.sqrt(self.H)
+        self.W = rng_from(seed).uniform(-k, k, size=(self.H, self.H + self.D)).astype(self.dtype)
+        self.b = np.zeros(self.H, dtype=self.dtype)
+
+    def __repr__(self):
+        return f"RNNCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
+
+    @property
+    def params(self):
+        return {"W_h": self.W, "b_h": self.b}
+
+    @property
+    def n_params(self):
+        return self.W.size + self.b.size
+
+    def step(self, x, h_prev=None):
+        """One timestep. x: (D,) or (B, D); h_prev: (H,) or (B, H), zeros if omitted."""
+        x = check_input(x, "x", self.D, self.dtype, sequence=False)
+        batched = x.ndim == 2
+        B = x.shape[0] if batched else 1
+        h_prev = check_state(h_prev, "h_prev", B, self.H, batched, self.dtype)
+        h = rnn_hidden(concat(h_prev, x.reshape(B, self.D)), self.W, self.b)
+        return RNNStep(h=h if batched else h[0])
+
+    def forward(self, xs, h0=None):
+        """Run T steps. xs: (T, D) or (T, B, D); h0: (H,) or (B, H). Returns an `RNNTrace`."""
+        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True)
+        batched = xs.ndim == 3
+        T, H = xs.shape[0], self.H
+        B = xs.shape[1] if batched else 1
+        xs = xs.reshape(T, B, self.D)
+        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
+        Wh, Wx = self.W[:, :H], self.W[:, H:]
+        h_all = (xs.reshape(T * B, self.D) @ Wx.T).reshape(T, B, H)  # input projection, one GEMM
+        h_all += self.b
+        h = h0
+        for t in range(T):
+            a = h_all[t]
+            a += h @ Wh.T
+            h = np.tanh(a, out=a)
+        return RNNTrace(xs=xs, h0=h0, h_all=h_all, batched=batched)
+
+    def backward(self, trace, dh):
+        """Backpropagation through time; dh shaped like `trace.h`.
+
+        Returns {"W_h", "b_h", "x", "h0"}.
+        """
+        if not isinstance(trace, RNNTrace):
+            raise TypeError(f"trace must be an RNNTrace from forward(); got {type(trace).__name__}")
+        T, B, H = trace.h_all.shape
+        if trace.xs.shape[2] != self.D or H != self.H:
+            raise ValueError(f"trace has D={trace.xs.shape[2]}, H={H}; this cell has "
+                             f"D={self.D}, H={self.H}")
+        dh = as_float_input(dh, "dh", self.dtype)
+        require_shape(dh, trace.h.shape, "dh")
+        dh = dh.reshape(T, B, H)
+        Wh, Wx = self.W[:, :H], self.W[:, H:]
+        dA = np.empty((T, B, H), dtype=self.dtype)  # gradients on the pre-activations
+        dh_next = np.zeros((B, H), dtype=self.dtype)
+        for t in range(T - 1, -1, -1):
+            h = trace.h_all[t]
+            dA[t] = (dh[t] + dh_next) * (1.0 - h * h)
+            dh_next = dA[t] @ Wh
+        h_prev = np.concatenate([trace.h0[None], trace.h_all[:-1]])
+        dA2 = dA.reshape(T * B, H)
+        dW = np.concatenate([dA2.T @ h_prev.reshape(T * B, H),
+                             dA2.T @ trace.xs.reshape(T * B, self.D)], axis=1)
+        dx = (dA2 @ Wx).reshape(T, B, self.D)
+        return {
+            "W_h": dW,
+            "b_h": dA2.sum(axis=0),
+            "x": dx if trace.batched else dx[:, 0],
+            "h0": dh_next if trace.batched else dh_next[0],
+        }

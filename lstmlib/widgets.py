@@ -1,0 +1,105 @@
+"""Slider controls that work in Jupyter and in the static HTML book alike.
+
+Every frame is drawn by Python when the notebook runs; the slider and the frames are linked in
+the browser (`jslink`), so moving the slider needs no kernel. A chapter calls one function:
+
+    frame_slider(draw, values, label="t", caption="...")          # one slider
+    frame_slider2(draw, values_a, values_b, labels=("f", "i"), caption="...")  # two sliders
+
+`draw(value)` (or `draw(a, b)`) updates one matplotlib figure in place and returns
+`png_bytes(fig)`: one figure per control, never one per frame.
+"""
+
+import html
+import io
+
+import ipywidgets as widgets
+import numpy as np
+from PIL import Image as PILImage
+
+FRAME_COLORS = 96  # palette size of a frame: plots use few colours, and pages stay light
+
+
+def png_bytes(fig, *, dpi=80, colors=FRAME_COLORS):
+    """The figure as compact, reproducible PNG bytes (palette PNG, no timestamp metadata)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    buf.seek(0)
+    img = PILImage.open(buf).convert("RGB").quantize(colors=colors, method=PILImage.Quantize.MEDIANCUT,
+                                                     dither=PILImage.Dither.NONE)
+    out = io.BytesIO()
+    img.save(out, format="png", optimize=True)
+    return out.getvalue()
+
+
+def _labels(values, fmt):
+    labels = [fmt.format(v) for v in values]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"slider labels must be distinct; format {fmt!r} gives {labels}")
+    return labels
+
+
+def _index(values, default, name):
+    values = list(values)
+    if len(values) < 2:
+        raise ValueError(f"{name} needs at least two values; got {len(values)}")
+    if default is None:
+        return len(values) // 2
+    k = int(np.argmin([abs(v - default) for v in values]))
+    if not np.isclose(values[k], default):
+        raise ValueError(f"default {default!r} for {name} is not one of its values {values}")
+    return k
+
+
+def _slider(values, default, label, fmt):
+    k = _index(values, default, label)
+    return widgets.SelectionSlider(
+        options=list(zip(_labels(values, fmt), range(len(values)), strict=True)),
+        value=k, description=label, continuous_update=True,
+        layout=widgets.Layout(width="420px"), style={"description_width": "initial"},
+    )
+
+
+def _image(png, alt):
+    # the tooltip becomes the image's title: what a reader skimming or using a screen reader gets
+    return widgets.Image(value=png, format="png", tooltip=alt, layout=widgets.Layout(width="auto"))
+
+
+def _caption(caption):
+    return widgets.HTML(f'<p class="lstm-caption">{html.escape(caption)}</p>')
+
+
+def frame_slider(draw, values, *, label, caption, default=None, fmt="{:.2f}", alt=None):
+    """One slider over `values`, showing the precomputed frame `draw(value)` for each.
+
+    alt(value) -> str describes one frame (default: the caption and the slider's value).
+    Returns a VBox(slider, frames, caption) that works with or without a kernel.
+    """
+    values = list(values)
+    slider = _slider(values, default, label, fmt)
+    alt = alt or (lambda v: f"{caption} ({label} = {fmt.format(v)})")
+    frames = widgets.Stack([_image(draw(v), alt(v)) for v in values], selected_index=slider.value)
+    widgets.jslink((slider, "index"), (frames, "selected_index"))
+    return widgets.VBox([slider, frames, _caption(caption)])
+
+
+def frame_slider2(draw, values_a, values_b, *, labels, caption, defaults=(None, None),
+                  fmts=("{:.2f}", "{:.2f}"), alt=None):
+    """Two sliders: frames `draw(a, b)` for every pair, nested Stacks switched in the browser.
+
+    The first slider picks a row of frames, the second a frame within every row.
+    """
+    values_a, values_b = list(values_a), list(values_b)
+    sa = _slider(values_a, defaults[0], labels[0], fmts[0])
+    sb = _slider(values_b, defaults[1], labels[1], fmts[1])
+    alt = alt or (lambda a, b: f"{caption} ({labels[0]} = {fmts[0].format(a)}, "
+                               f"{labels[1]} = {fmts[1].format(b)})")
+    rows = []
+    for a in values_a:
+        row = widgets.Stack([_image(draw(a, b), alt(a, b)) for b in values_b],
+                            selected_index=sb.value)
+        widgets.jslink((sb, "index"), (row, "selected_index"))
+        rows.append(row)
+    outer = widgets.Stack(rows, selected_index=sa.value)
+    widgets.jslink((sa, "index"), (outer, "selected_index"))
+    return widgets.VBox([sa, sb, outer, _caption(caption)])
