@@ -32,6 +32,16 @@ def png_bytes(fig, *, dpi=80, colors=FRAME_COLORS):
     return out.getvalue()
 
 
+class FrameSlider(widgets.VBox):
+    """A control built by `frame_slider`/`frame_slider2`: a VBox that also keeps its `draw`
+    function and slider `values`, so benchmarks and tests can redraw any frame."""
+
+    def __init__(self, children, *, draw, values):
+        super().__init__(children)
+        self.draw = draw      # value(s) -> PNG bytes
+        self.values = values  # list of values, or (values_a, values_b) for two sliders
+
+
 def _labels(values, fmt):
     labels = [fmt.format(v) for v in values]
     if len(set(labels)) != len(labels):
@@ -73,14 +83,14 @@ def frame_slider(draw, values, *, label, caption, default=None, fmt="{:.2f}", al
     """One slider over `values`, showing the precomputed frame `draw(value)` for each.
 
     alt(value) -> str describes one frame (default: the caption and the slider's value).
-    Returns a VBox(slider, frames, caption) that works with or without a kernel.
+    Returns a FrameSlider (a VBox: slider, frames, caption) that works with or without a kernel.
     """
     values = list(values)
     slider = _slider(values, default, label, fmt)
     alt = alt or (lambda v: f"{caption} ({label} = {fmt.format(v)})")
     frames = widgets.Stack([_image(draw(v), alt(v)) for v in values], selected_index=slider.value)
     widgets.jslink((slider, "index"), (frames, "selected_index"))
-    return widgets.VBox([slider, frames, _caption(caption)])
+    return FrameSlider([slider, frames, _caption(caption)], draw=draw, values=values)
 
 
 def frame_slider2(draw, values_a, values_b, *, labels, caption, defaults=(None, None),
@@ -102,4 +112,4 @@ def frame_slider2(draw, values_a, values_b, *, labels, caption, defaults=(None, 
         rows.append(row)
     outer = widgets.Stack(rows, selected_index=sa.value)
     widgets.jslink((sa, "index"), (outer, "selected_index"))
-    return widgets.VBox([sa, sb, outer, _caption(caption)])
+    return FrameSlider([sa, sb, outer, _caption(caption)], draw=draw, values=(values_a, values_b))
