@@ -276,6 +276,43 @@ def test_step_equals_forward_with_overrides(rng, B):
                                        atol=PATHS_ATOL, err_msg=f"{name} at t={t}")
 
 
+def test_batch_rows_follow_their_own_sequences(rng):
+    cell = randomized(LSTMCell(3, 4), rng)
+    xs, h0, c0 = sequence(rng, 5, 3, 3, 4)
+    tr = cell.forward(xs, h0, c0)
+    dh = rng.normal(size=tr.h.shape)
+    grads = cell.backward(tr, dh)
+    total = {name: np.zeros_like(g) for name, g in cell.params.items()}
+    for r in range(3):
+        one = cell.forward(xs[:, r], h0[r], c0[r])
+        # a batch of one is the same computation: bit for bit
+        assert np.array_equal(cell.forward(xs[:, r:r + 1], h0[r:r + 1], c0[r:r + 1]).h[:, 0], one.h)
+        # a wider batch may take other BLAS kernels: rounding only
+        np.testing.assert_allclose(tr.h[:, r], one.h, rtol=1e-13, atol=1e-15)
+        g = cell.backward(one, dh[:, r])
+        for name in ("x", "h0", "c0"):
+            np.testing.assert_allclose(grads[name][..., r, :] if name == "x" else grads[name][r], g[name],
+                                       rtol=1e-12, atol=1e-14, err_msg=name)
+        for name in total:
+            total[name] += g[name]
+    for name in total:  # the batch's parameter gradient is the sum over its rows
+        np.testing.assert_allclose(grads[name], total[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_inputs_are_never_written_to(rng):
+    """forward/step/backward may reuse the caller's arrays as views, but never write into them."""
+    cell = randomized(LSTMCell(3, 4), rng)
+    xs, h0, c0 = sequence(rng, 5, 3, 2, 4)
+    o = rng.uniform(size=(5, 2, 4))
+    dh, dc_last = rng.normal(size=(5, 2, 4)), rng.normal(size=(2, 4))
+    given = [a.copy() for a in (xs, h0, c0, o, dh, dc_last)]
+    tr = cell.forward(xs, h0, c0, o=o)
+    cell.backward(tr, dh, dc_last)
+    cell.step(xs[0], h0, c0, o=o[0])
+    for before, after in zip(given, (xs, h0, c0, o, dh, dc_last), strict=True):
+        assert np.array_equal(before, after)
+
+
 def test_forward_overrides_do_not_leak(rng):
     """Pinning a gate in one call leaves the next call's gates computed."""
     cell = randomized(LSTMCell(2, 3), rng)
