@@ -113,8 +113,8 @@ def test_every_equation_by_hand(hand_cell):
     for name in STEP_FIELDS:
         got = getattr(s, name)
         assert got.shape == (2,), name
-        # the same formula summed in another order, with libm's exp instead of numpy's: a few ulps
-        np.testing.assert_allclose(got, expected[name], rtol=1e-14, atol=1e-16, err_msg=name)
+        # the same formula summed in another order, libm's exp for numpy's, maybe another BLAS: ulps
+        np.testing.assert_allclose(got, expected[name], rtol=1e-13, atol=1e-16, err_msg=name)
 
 
 def test_equations_by_hand_batched(hand_cell):
@@ -125,7 +125,7 @@ def test_equations_by_hand_batched(hand_cell):
     for r in range(3):
         expected = hand_step(HAND_W, HAND_b, xs[r], hs[r], cs[r])
         for name in STEP_FIELDS:
-            np.testing.assert_allclose(getattr(s, name)[r], expected[name], rtol=1e-14, atol=1e-16,
+            np.testing.assert_allclose(getattr(s, name)[r], expected[name], rtol=1e-13, atol=1e-16,
                                        err_msg=f"{name}, row {r}")
 
 
