@@ -10,6 +10,7 @@ the browser (`jslink`), so moving the slider needs no kernel. A chapter calls on
 `png_bytes(fig)`: one figure per control, never one per frame.
 """
 
+import base64
 import html
 import io
 
@@ -71,8 +72,15 @@ def _slider(values, default, label, fmt):
 
 
 def _image(png, alt):
-    # the tooltip becomes the image's title: what a reader skimming or using a screen reader gets
-    return widgets.Image(value=png, format="png", tooltip=alt, layout=widgets.Layout(width="auto"))
+    """One frame: an <img> with real alt text (and the same title for readers who hover).
+
+    Not `widgets.Image(tooltip=...)`: @jupyter-widgets/html-manager fails to render an Image that
+    has a tooltip (its view reads a `description` that Image lacks), and Image has no alt text.
+    """
+    src = base64.b64encode(png).decode("ascii")
+    alt = html.escape(alt)
+    return widgets.HTML(f'<img class="lstm-frame" src="data:image/png;base64,{src}" alt="{alt}" '
+                        f'title="{alt}" style="max-width: 100%; height: auto">')
 
 
 def _caption(caption):
