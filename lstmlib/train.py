@@ -214,6 +214,7 @@ class History:
     train_loss: np.ndarray   # (steps_run,) loss of every training batch, before its update
     eval_step: np.ndarray    # (n_evals,) the step after which each evaluation ran (0: before any)
     test_mse: np.ndarray     # (n_evals,) MSE on the test set at those steps
+    test_metric: np.ndarray | None  # (n_evals,) metric(ŷ, y) on the test set, if one was given
     batch_size: int          # sequences per step
     reached_step: int | None  # first evaluated step with test MSE < target_mse, if any
     seconds: float           # wall-clock time of the run (varies between runs)
@@ -227,12 +228,13 @@ class History:
         return self.steps * self.batch_size
 
 
-def train(model, sample, test, config=TrainConfig()):
+def train(model, sample, test, config=TrainConfig(), *, metric=None):
     """Train `model` (a Regressor) in place with batches drawn by `sample`.
 
     sample(batch_size, *, seed) -> (xs (T, B, D), y (B, 1)), e.g. partial(adding_problem, 50);
     it receives one Generator seeded with `config.seed`, so a run is reproducible.
-    test: (xs_test, y_test), evaluated every `config.eval_every` steps.
+    test: (xs_test, y_test), evaluated every `config.eval_every` steps by the MSE and, if given,
+    by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)).
     Raises TrainingDiverged, leaving the parameters as they were before the bad step, if a loss
     or gradient is NaN or infinite.
     """
@@ -244,7 +246,16 @@ def train(model, sample, test, config=TrainConfig()):
     xs_test, y_test = model._check(xs_test, y_test)
     rng = np.random.default_rng(config.seed)
     params = model.params
-    losses, eval_step, test_mse = [], [0], [mse_loss(model.predict(xs_test), y_test)]
+    losses, eval_step, test_mse, test_metric = [], [], [], []
+
+    def evaluate(step):
+        y_hat = model.predict(xs_test)
+        eval_step.append(step)
+        test_mse.append(mse_loss(y_hat, y_test))
+        if metric is not None:
+            test_metric.append(metric(y_hat, y_test))
+
+    evaluate(0)
     reached = None
     start = time.perf_counter()
     for step in tqdm(range(1, config.steps + 1), disable=not config.progress, desc="training",
@@ -263,11 +274,12 @@ def train(model, sample, test, config=TrainConfig()):
         optimizer.step(params, grads)
         losses.append(loss)
         if step % config.eval_every == 0 or step == config.steps:
-            eval_step.append(step)
-            test_mse.append(mse_loss(model.predict(xs_test), y_test))
+            evaluate(step)
             if config.target_mse is not None and test_mse[-1] < config.target_mse:
                 reached = step
                 break
     return History(train_loss=np.array(losses), eval_step=np.array(eval_step),
-                   test_mse=np.array(test_mse), batch_size=config.batch_size,
-                   reached_step=reached, seconds=time.perf_counter() - start)
+                   test_mse=np.array(test_mse),
+                   test_metric=np.array(test_metric) if metric is not None else None,
+                   batch_size=config.batch_size, reached_step=reached,
+                   seconds=time.perf_counter() - start)

@@ -205,8 +205,18 @@ def test_runs_are_reproducible_and_quiet(capsys):
     np.testing.assert_array_equal(runs[0].test_mse, runs[1].test_mse)
     np.testing.assert_array_equal(runs[0].eval_step, [0, 5, 10, 12])
     assert runs[0].steps == 12 and runs[0].sequences_seen == 96 and runs[0].reached_step is None
+    assert runs[0].test_metric is None
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+def test_metric_is_recorded_at_every_evaluation():
+    test = adding_problem(6, 20, seed=5)
+    model = _model()
+    h = train(model, partial(adding_problem, 6), test, TrainConfig(steps=10, batch_size=4, eval_every=5),
+              metric=partial(fraction_within, tol=0.08))
+    assert h.test_metric.shape == h.test_mse.shape == (3,)
+    assert h.test_metric[-1] == fraction_within(model.predict(test[0]), test[1], 0.08)
 
 
 def test_progress_bar_goes_to_stderr(capsys):
