@@ -258,3 +258,23 @@ def test_target_mse_stops_early():
 def test_regressor_rejects_other_cells():
     with pytest.raises(TypeError, match="LSTMCell or RNNCell"):
         Regressor(object())
+
+
+@pytest.mark.parametrize("bad", ["loss", "gradient"])
+def test_nan_loss_or_gradient_stops_the_loop(bad, monkeypatch):
+    model = _model()
+    before = {k: p.copy() for k, p in model.params.items()}
+    real = model.loss_and_grads
+
+    def poisoned(xs, y):
+        loss, grads = real(xs, y)
+        if bad == "loss":
+            return float("nan"), grads
+        grads["W"][0, 0] = np.nan
+        return loss, grads
+
+    monkeypatch.setattr(model, "loss_and_grads", poisoned)
+    with pytest.raises(TrainingDiverged, match=f"the {bad} became non-finite at step 1"):
+        train(model, partial(adding_problem, 5), adding_problem(5, 4, seed=0), TrainConfig(steps=5))
+    for k, p in model.params.items():
+        np.testing.assert_array_equal(p, before[k])
