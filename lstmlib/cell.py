@@ -20,6 +20,7 @@ from lstmlib.checks import (
     as_float_input,
     check_input,
     check_state,
+    finite_real,
     float_dtype,
     positive_int,
     require_shape,
@@ -171,8 +172,7 @@ class LSTMCell:
         self.D = positive_int(input_size, "input_size")
         self.H = positive_int(hidden_size, "hidden_size")
         self.dtype = float_dtype(dtype)
-        if not np.isfinite(forget_bias):
-            raise ValueError(f"forget_bias must be finite; got {forget_bias!r}")
+        forget_bias = finite_real(forget_bias, "forget_bias")
         rng = rng_from(seed)
         k = 1.0 / np.sqrt(self.H)
         self.W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)

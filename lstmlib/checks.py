@@ -51,10 +51,22 @@ def positive_int(n, name):
     return int(n)
 
 
+def finite_real(v, name):
+    """A finite real number (Python or numpy scalar), as a float."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {v!r} ({type(v).__name__})")
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {v!r}")
+    return float(v)
+
+
 def float_dtype(dtype):
-    dt = np.dtype(dtype)
+    try:  # np.dtype(None) would quietly mean float64, and unknown names raise numpy's own message
+        dt = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        dt = None
     if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64; got {dt}")
+        raise TypeError(f"dtype must be float32 or float64; got {dt if dt is not None else repr(dtype)}")
     return dt
 
 
