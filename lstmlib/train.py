@@ -1,0 +1,285 @@
+"""What training needs: a linear readout, the MSE loss, SGD and Adam, gradient clipping, a loop.
+
+A `Regressor` reads one number out of a cell's last hidden state, ŷ = W_y · h_T + b_y, and gets
+its gradients from the cell's own `forward` and `backward`: the loss reaches the cell only as
+dL/dh_T on the last step. `train` runs the loop with fixed seeds and returns a `History`.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from lstmlib.cell import GATES, LSTMCell
+from lstmlib.checks import as_float_input, positive_int, rng_from
+from lstmlib.rnn import RNNCell
+
+# --- the equations -------------------------------------------------------------------------
+
+def readout(h_T, W_y, b_y):
+    """Linear readout of the last hidden state: ŷ = W_y · h_T + b_y.
+
+    h_T: (B, H)   W_y: (1, H)   b_y: (1,)   ->   (B, 1)
+    """
+    return h_T @ W_y.T + b_y
+
+
+def mse_loss(y_hat, y):
+    """Mean squared error: L = (1/N) Σ (ŷ − y)², N the number of entries.  (B, 1), (B, 1) -> float"""
+    with np.errstate(over="ignore"):  # an overflow becomes inf, which `train` reports
+        return float(np.mean((y_hat - y) ** 2))
+
+
+def mse_grad(y_hat, y):
+    """Gradient of the MSE: ∂L/∂ŷ = 2 (ŷ − y) / N.  (B, 1), (B, 1) -> (B, 1)"""
+    return 2.0 * (y_hat - y) / y.size
+
+
+def global_norm(grads):
+    """‖g‖ over every array of `grads` at once: √(Σ_k ‖g_k‖²)."""
+    return math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+
+
+def clip_grad_norm(grads, max_norm):
+    """Global-norm clipping: g ← g · min(1, max_norm / ‖g‖), the same factor for every array.
+
+    Returns (clipped grads, the norm before clipping). The direction of the step is kept.
+    """
+    if not (max_norm > 0 and math.isfinite(max_norm)):
+        raise ValueError(f"max_norm must be a positive finite number; got {max_norm!r}")
+    norm = global_norm(grads)
+    scale = min(1.0, max_norm / norm) if norm > 0 else 1.0
+    return {k: g * scale for k, g in grads.items()}, norm
+
+
+def fraction_within(y_hat, y, tol):
+    """Share of sequences whose absolute error |ŷ − y| is below `tol`.  (B, 1), (B, 1) -> float"""
+    return float(np.mean(np.abs(y_hat - y) < tol))
+
+
+# --- the model -------------------------------------------------------------------------------
+
+class Regressor:
+    """A recurrent cell (LSTMCell or RNNCell) with a linear readout on its last hidden state.
+
+    `params` holds the cell's fused W and b (views: updating them updates the cell) and the
+    readout's W_y (1, H), drawn from U(-1/√H, 1/√H), and b_y (1,), zero.
+    """
+
+    def __init__(self, cell, *, seed=0):
+        if not isinstance(cell, LSTMCell | RNNCell):
+            raise TypeError(f"cell must be an LSTMCell or RNNCell; got {type(cell).__name__}")
+        self.cell = cell
+        k = 1.0 / math.sqrt(cell.H)
+        self.W_y = rng_from(seed).uniform(-k, k, size=(1, cell.H)).astype(cell.dtype)
+        self.b_y = np.zeros(1, dtype=cell.dtype)
+
+    def __repr__(self):
+        return f"Regressor({self.cell!r}, n_params={self.n_params})"
+
+    @property
+    def params(self):
+        return {"W": self.cell.W, "b": self.cell.b, "W_y": self.W_y, "b_y": self.b_y}
+
+    @property
+    def n_params(self):
+        return sum(p.size for p in self.params.values())
+
+    def _check(self, xs, y):
+        xs = as_float_input(xs, "xs", self.cell.dtype)
+        if xs.ndim != 3 or xs.shape[2] != self.cell.D:
+            raise ValueError(f"xs must have shape (T, B, {self.cell.D}); got {xs.shape}")
+        if y is not None:
+            y = as_float_input(y, "y", self.cell.dtype)
+            if y.shape != (xs.shape[1], 1):
+                raise ValueError(f"y must have shape (B, 1) = ({xs.shape[1]}, 1) to match xs of "
+                                 f"shape {xs.shape}; got {y.shape}")
+        return xs, y
+
+    def predict(self, xs):
+        """ŷ for a batch. xs: (T, B, D)   ->   (B, 1)"""
+        xs, _ = self._check(xs, None)
+        trace = self.cell.forward(xs)
+        return readout(trace.h_all[-1], self.W_y, self.b_y)
+
+    def loss_and_grads(self, xs, y):
+        """The MSE on a batch and its gradient for every array in `params`.
+
+        xs: (T, B, D)   y: (B, 1)   ->   (loss, {name: array shaped like params[name]})
+        """
+        xs, y = self._check(xs, y)
+        trace = self.cell.forward(xs)
+        h_T = trace.h_all[-1]                  # (B, H)
+        y_hat = readout(h_T, self.W_y, self.b_y)
+        loss = mse_loss(y_hat, y)
+        dy = mse_grad(y_hat, y)                # (B, 1)
+        dh = np.zeros_like(trace.h_all)        # (T, B, H): the loss sees h_T only
+        dh[-1] = dy @ self.W_y
+        g = self.cell.backward(trace, dh)
+        if isinstance(self.cell, LSTMCell):
+            dW = np.concatenate([g[f"W_{k}"] for k in GATES])  # (4H, H+D), the fused layout
+            db = np.concatenate([g[f"b_{k}"] for k in GATES])
+        else:
+            dW, db = g["W_h"], g["b_h"]
+        return loss, {"W": dW, "b": db, "W_y": dy.T @ h_T, "b_y": dy.sum(axis=0)}
+
+
+# --- optimizers ------------------------------------------------------------------------------
+
+def _learning_rate(lr):
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"the learning rate must be a positive finite number; got {lr!r}")
+    return float(lr)
+
+
+class SGD:
+    """Plain gradient descent: θ ← θ − η g."""
+
+    def __init__(self, lr):
+        self.lr = _learning_rate(lr)
+
+    def step(self, params, grads):
+        """Update every array of `params` in place with its gradient in `grads`."""
+        for k, p in params.items():
+            p -= self.lr * grads[k]
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015). With g the gradient at step t = 1, 2, ...:
+
+        m ← β₁ m + (1 − β₁) g        v ← β₂ v + (1 − β₂) g²
+        m̂ = m / (1 − β₁ᵗ)            v̂ = v / (1 − β₂ᵗ)         (bias correction: m, v start at 0)
+        θ ← θ − η m̂ / (√v̂ + ε)
+    """
+
+    def __init__(self, lr=1e-3, *, betas=(0.9, 0.999), eps=1e-8):
+        self.lr = _learning_rate(lr)
+        self.beta1, self.beta2 = betas
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"betas must lie in [0, 1); got {betas!r}")
+        self.eps = eps
+        self.t = 0
+        self.m, self.v = {}, {}
+
+    def step(self, params, grads):
+        """Update every array of `params` in place with its gradient in `grads`."""
+        self.t += 1
+        c1 = 1.0 - self.beta1 ** self.t
+        c2 = 1.0 - self.beta2 ** self.t
+        for k, p in params.items():
+            g = grads[k]
+            m = self.m.setdefault(k, np.zeros_like(p))
+            v = self.v.setdefault(k, np.zeros_like(p))
+            m *= self.beta1
+            m += (1.0 - self.beta1) * g
+            v *= self.beta2
+            v += (1.0 - self.beta2) * g * g
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or a gradient stopped being a finite number; the parameters were not updated."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run."""
+
+    steps: int = 1000            # optimizer steps (one batch each)
+    batch_size: int = 64         # sequences per step
+    lr: float = 1e-2             # learning rate η
+    optimizer: str = "adam"      # "adam" or "sgd"
+    clip: float | None = 1.0     # max global gradient norm; None for no clipping
+    eval_every: int = 25         # steps between two evaluations on the test set
+    target_mse: float | None = None  # stop at the first evaluation whose test MSE is below this
+    seed: int = 0                # seed of the training batches
+    progress: bool = False       # a tqdm bar on stderr, for a human watching; off for tests
+
+    def make_optimizer(self):
+        if self.optimizer == "adam":
+            return Adam(self.lr)
+        if self.optimizer == "sgd":
+            return SGD(self.lr)
+        raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class History:
+    """What a run did. Losses are MSEs; steps count optimizer updates."""
+
+    train_loss: np.ndarray   # (steps_run,) loss of every training batch, before its update
+    eval_step: np.ndarray    # (n_evals,) the step after which each evaluation ran (0: before any)
+    test_mse: np.ndarray     # (n_evals,) MSE on the test set at those steps
+    test_metric: np.ndarray | None  # (n_evals,) metric(ŷ, y) on the test set, if one was given
+    batch_size: int          # sequences per step
+    reached_step: int | None  # first evaluated step with test MSE < target_mse, if any
+    seconds: float           # wall-clock time of the run (varies between runs)
+
+    @property
+    def steps(self):
+        return len(self.train_loss)
+
+    @property
+    def sequences_seen(self):
+        return self.steps * self.batch_size
+
+
+def train(model, sample, test, config=TrainConfig(), *, metric=None):
+    """Train `model` (a Regressor) in place with batches drawn by `sample`.
+
+    sample(batch_size, *, seed) -> (xs (T, B, D), y (B, 1)), e.g. partial(adding_problem, 50);
+    it receives one Generator seeded with `config.seed`, so a run is reproducible.
+    test: (xs_test, y_test), evaluated every `config.eval_every` steps by the MSE and, if given,
+    by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)).
+    Raises TrainingDiverged, leaving the parameters as they were before the bad step, if a loss
+    or gradient is NaN or infinite.
+    """
+    positive_int(config.steps, "steps")
+    positive_int(config.batch_size, "batch_size")
+    positive_int(config.eval_every, "eval_every")
+    optimizer = config.make_optimizer()
+    xs_test, y_test = test
+    xs_test, y_test = model._check(xs_test, y_test)
+    rng = np.random.default_rng(config.seed)
+    params = model.params
+    losses, eval_step, test_mse, test_metric = [], [], [], []
+
+    def evaluate(step):
+        y_hat = model.predict(xs_test)
+        eval_step.append(step)
+        test_mse.append(mse_loss(y_hat, y_test))
+        if metric is not None:
+            test_metric.append(metric(y_hat, y_test))
+
+    evaluate(0)
+    reached = None
+    start = time.perf_counter()
+    for step in tqdm(range(1, config.steps + 1), disable=not config.progress, desc="training",
+                     unit="step"):
+        xs, y = sample(config.batch_size, seed=rng)
+        loss, grads = model.loss_and_grads(xs, y)
+        if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
+            what = "loss" if not math.isfinite(loss) else "gradient"
+            raise TrainingDiverged(
+                f"the {what} became non-finite at step {step} (loss = {loss}); the parameters keep "
+                f"their values from step {step - 1}. Lower the learning rate (now {config.lr}) or "
+                f"clip the gradients (clip = {config.clip})."
+            )
+        if config.clip is not None:
+            grads, _ = clip_grad_norm(grads, config.clip)
+        optimizer.step(params, grads)
+        losses.append(loss)
+        if step % config.eval_every == 0 or step == config.steps:
+            evaluate(step)
+            if config.target_mse is not None and test_mse[-1] < config.target_mse:
+                reached = step
+                break
+    return History(train_loss=np.array(losses), eval_step=np.array(eval_step),
+                   test_mse=np.array(test_mse),
+                   test_metric=np.array(test_metric) if metric is not None else None,
+                   batch_size=config.batch_size, reached_step=reached,
+                   seconds=time.perf_counter() - start)
