@@ -42,6 +42,13 @@ class FrameSlider(widgets.VBox):
         self.draw = draw      # value(s) -> PNG bytes
         self.values = values  # list of values, or (values_a, values_b) for two sliders
 
+    def __repr__(self):
+        # the text/plain output nbval compares: what the control is, not its frames' bytes
+        sliders = [c for c in self.children if isinstance(c, widgets.SelectionSlider)]
+        shape = " x ".join(str(len(s.options)) for s in sliders)
+        names = ", ".join(s.description for s in sliders)
+        return f"FrameSlider({names}: {shape} frames)"
+
 
 def _labels(values, fmt):
     labels = [fmt.format(v) for v in values]
