@@ -37,7 +37,8 @@ book: $(VENV)/.book-deps
 notebooks: $(VENV)/.book-deps
 	cd book && for nb in $(notdir $(NOTEBOOKS)); do \
 	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb" || exit 1; \
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 \
+	    --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	done
 
 serve: book
