@@ -374,11 +374,12 @@ class LSTMCell:
             np.multiply(A4[t, :, 3], dh_t, out=dZ4[t, :, 3])
             np.matmul(dZ[t], Wh_, out=dh_next)
         dc_0 = dc * f[0]
-        h_prev = np.concatenate([trace.h0[None], trace.h_all[:-1]])  # (T, B, H)
+        Z = np.empty((T, B, H + self.D), dtype=self.dtype)  # z_t = [h_{t-1}, x_t] for every t
+        Z[0, :, :H] = trace.h0
+        Z[1:, :, :H] = trace.h_all[:-1]
+        Z[:, :, H:] = trace.xs
         dZ2 = dZ.reshape(T * B, 4 * H)
-        dW = np.empty((4 * H, H + self.D), dtype=self.dtype)
-        np.matmul(dZ2.T, h_prev.reshape(T * B, H), out=dW[:, :H])
-        np.matmul(dZ2.T, trace.xs.reshape(T * B, self.D), out=dW[:, H:])
+        dW = dZ2.T @ Z.reshape(T * B, H + self.D)  # (4H, H+D), one GEMM
         db = dZ2.sum(axis=0)
         dx = (dZ2 @ Wx).reshape(T, B, self.D)
         grads = {}
