@@ -137,15 +137,22 @@ def compare(B, T, D, H, dtype, *, budget=2.0, min_repeats=7, max_repeats=300):
 
 
 def run(sizes=SIZES, dtypes=DTYPES, budget=2.0):
-    """Peaks first, then every size and dtype. Returns {"peak": {...}, "rows": [...]}."""
+    """Peaks, every size and dtype, peaks again. Returns {"peak": {...}, "rows": [...]}."""
     peak = {dt: matmul_peak(np.dtype(dt)) for dt in dtypes}
     rows = []
     for dt in dtypes:
         for B, T, D, H in sizes:
             row = compare(B, T, D, H, np.dtype(dt), budget=budget)
-            row["lstmlib_pct_peak"] = 100 * row["lstmlib_gflops"] / peak[dt]["gflops"]
-            row["torch_pct_peak"] = 100 * row["torch_gflops"] / peak[dt]["gflops"]
             rows.append(row)
             print(f"  {dt} B={B} T={T} D={D} H={H}: lstmlib {row['lstmlib_best_ms']:.2f} ms, "
                   f"torch {row['torch_best_ms']:.2f} ms (best), ratio {row['ratio_best']:.2f}", flush=True)
+    # measured again at the end: other work on the machine lowers a single measurement
+    for dt in dtypes:
+        again = matmul_peak(np.dtype(dt))
+        if again["gflops"] > peak[dt]["gflops"]:
+            peak[dt] = again
+    for row in rows:
+        p = peak[row["dtype"]]["gflops"]
+        row["lstmlib_pct_peak"] = 100 * row["lstmlib_gflops"] / p
+        row["torch_pct_peak"] = 100 * row["torch_gflops"] / p
     return {"peak": peak, "rows": rows, "flop_formula": "24 * T * B * H * (H + D)"}

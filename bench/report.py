@@ -9,6 +9,7 @@ TARGETS = {  # lstmlib time / torch time, at most (issue targets; reported, neve
 PEAK_TARGET_PCT = 45.0   # float32, largest size: share of the measured matmul peak
 SLIDER_TARGET_MS = 30.0  # median draw time of a control
 TRAIN_TARGET_S = 2.0     # median wall time of the adding problem
+BUSY_SHARE = 0.10        # other processes' CPU share above which a section's timings are flagged
 
 
 def _f(x, nd=2):
@@ -28,7 +29,7 @@ def lstm_section(res):
              "(below 1: lstmlib is faster).", "",
              "Matrix-product FLOPs per pass: 24·T·B·H·(H+D) (forward 2·T·B·(H+D)·4H for the four "
              "gates; backward twice that, for ∂L/∂W and ∂L/∂z). GFLOP/s from the best time; the "
-             "peak is numpy's best square matmul in the same run: "
+             "peak is numpy's best square matmul in the same run (measured before and after): "
              + ", ".join(f"{dt} {p['gflops']:.0f} GFLOP/s (n = {p['n']})" for dt, p in peak.items()) + ".",
              "",
              "| dtype | B, T, D, H | lstmlib ms | torch ms | ratio best (median) | lstmlib GFLOP/s (% peak) "
@@ -143,9 +144,13 @@ def machine_section(m, load):
     lines.append("| environment | " + (", ".join(f"{k}={v} unset for this run" for k, v in unset.items())
                                        or "no OpenBLAS overrides were set") + " |")
     if load:
-        lines += ["", "Share of the machine's CPU time used by other processes while each section ran "
-                  "(high values mean disturbed timings): "
+        lines += ["", "Share of the machine's CPU time used by other processes while each section ran: "
                   + ", ".join(f"{k} {100 * v:.0f}%" for k, v in load.items() if v is not None) + "."]
+        if any(v is not None and v > BUSY_SHARE for v in load.values()):
+            lines += ["", f"Above {100 * BUSY_SHARE:.0f}%, other work competed for the cores: "
+                      "multithreaded matrix products (numpy's OpenBLAS and torch alike) then wait for "
+                      "their threads, and times of that section are longer and more spread than on "
+                      "an idle machine. Best times are the least disturbed."]
     return lines
 
 
