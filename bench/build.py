@@ -7,6 +7,7 @@ tests, so it takes minutes; `make book` is timed after `make clean` removed _bui
 import os
 import subprocess
 import time
+from pathlib import Path
 
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -24,8 +25,11 @@ def _test_env():
 
 def _timed(cmd, cwd):
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_test_env())
-    tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+    proc = subprocess.run([cmd[0], "--no-print-directory", *cmd[1:]], cwd=cwd, capture_output=True,
+                          text=True, env=_test_env())
+    # the last lines, with this checkout's path made relative (no machine paths in the results)
+    text = (proc.stdout + proc.stderr).replace(str(Path(cwd).resolve()), ".")
+    tail = text.strip().splitlines()[-3:]
     return {"command": " ".join(cmd), "seconds": time.perf_counter() - t0, "returncode": proc.returncode,
             "tail": tail}
 

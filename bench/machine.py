@@ -8,14 +8,19 @@ import numpy as np
 
 
 def _cpu_model():
+    """Model name, family/model numbers and the widest vector extension, from /proc/cpuinfo."""
     try:
         with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            info = dict(line.split(":", 1) for line in fh.read().split("\n\n")[0].splitlines()
+                        if ":" in line)
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    flags = set(info.get("flags", "").split())
+    simd = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+                 if flag in flags), "no AVX")
+    return (f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')}, "
+            f"model {info.get('model', '?')}, {simd})")
 
 
 def _physical_cores():

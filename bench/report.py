@@ -69,6 +69,8 @@ def slider_section(res):
              f"in it is timed over its values (target: median ≤ {SLIDER_TARGET_MS:.0f} ms).", "",
              "| chapter | control | frames | median ms | p95 ms | PNG KB | target |",
              "|---|---|---|---|---|---|---|"]
+    if not any(nb["controls"] for nb in res):
+        lines = lines[:-2] + ["No notebook of this run has a slider control."]
     empty, errors = [], []
     for nb in res:
         if "error" in nb:
@@ -119,8 +121,12 @@ def build_section(res):
     if not res:
         return lines + ["Not measured in this run; `make bench BENCH_ARGS=--full` times `make book` "
                         "from clean and `make test` (lint, unit tests, nbval, strict build, browser)."]
-    lines += ["| command | seconds | exit code |", "|---|---|---|"]
-    lines += [f"| `{r['command']}` | {r['seconds']:.1f} | {r['returncode']} |" for r in res]
+    lines += ["| command | seconds | exit code | last line |", "|---|---|---|---|"]
+    for r in res:
+        last = (r["tail"] or [""])[-1].replace("|", "/")
+        lines.append(f"| `{r['command']}` | {r['seconds']:.1f} | {r['returncode']} | {last} |")
+    if any(r["returncode"] for r in res):
+        lines += ["", "A command that failed stopped early: its time is not that of a full run."]
     return lines
 
 
