@@ -5,6 +5,7 @@ tests, so it takes minutes; `make book` is timed after `make clean` removed _bui
 """
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ def _timed(cmd, cwd):
                           text=True, env=_test_env())
     # the last lines, with this checkout's path made relative (no machine paths in the results)
     text = (proc.stdout + proc.stderr).replace(str(Path(cwd).resolve()), ".")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # colour codes
     tail = text.strip().splitlines()[-3:]
     return {"command": " ".join(cmd), "seconds": time.perf_counter() - t0, "returncode": proc.returncode,
             "tail": tail}
