@@ -346,33 +346,33 @@ class LSTMCell:
         for k, name in ((0, "f"), (1, "i"), (3, "o")):
             if name in trace.pinned:
                 A[..., k * H:(k + 1) * H] = 0.0
-        # dc_t = dh_t ⊗ o_t ⊗ (1 - c'_t²) + dc_{t+1} ⊗ f_{t+1}: one product of [dh_t, dc_{t+1}]
-        # with KF[t] = [o_t ⊗ (1 - c'_t²), f_{t+1}] and one sum of its halves
-        KF = np.empty((T, B, 2 * H), dtype=self.dtype)
-        K = KF[..., :H]
+        # dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
+        # with FK[t] = [f_{t+1}, o_t ⊗ (1 - c'_t²)] and one sum of its halves
+        FK = np.empty((T, B, 2 * H), dtype=self.dtype)
+        K = FK[..., H:]
         np.multiply(cp, cp, out=K)
         np.subtract(1.0, K, out=K)
         K *= o
-        KF[:-1, :, H:] = f[1:]
-        KF[-1, :, H:] = 1.0             # dc_last reaches c_T as it is
+        FK[:-1, :, :H] = f[1:]
+        FK[-1, :, :H] = 1.0             # dc_last reaches c_T as it is
 
-        S = np.zeros((B, 2 * H), dtype=self.dtype)  # [dh_t, dc_t]
-        dh_t, dc = S[:, :H], S[:, H:]
+        # M = [dc_t, dc_t, dc_t, dh_t] lines up with A[t]: dz_t = A[t] ⊗ M in one product
+        M = np.zeros((B, 4 * H), dtype=self.dtype)
+        M4 = M.reshape(B, 4, H)
         if dc_last is not None:
-            dc += dc_last.reshape(B, H)
-        P = np.empty_like(S)
+            M[:, 2 * H:3 * H] = dc_last.reshape(B, H)
+        P = np.empty((B, 2 * H), dtype=self.dtype)
+        P_F, P_K = P[:, None, :H], P[:, None, H:]        # (B, 1, H): broadcast to the three dc
         dZ = np.empty((T, B, 4 * H), dtype=self.dtype)  # gradients on the pre-activations
-        A4, dZ4 = A.reshape(T, B, 4, H), dZ.reshape(T, B, 4, H)
-        dc3 = dc[:, None, :]                             # (B, 1, H): dc for f, i, c̃ at once
         Wh_ = np.ascontiguousarray(Wh)                  # (4H, H)
         dh_next = np.zeros((B, H), dtype=self.dtype)
         for t in range(T - 1, -1, -1):
-            np.add(dh[t], dh_next, out=dh_t)
-            np.multiply(S, KF[t], out=P)
-            np.add(P[:, :H], P[:, H:], out=dc)
-            np.multiply(A4[t, :, :3], dc3, out=dZ4[t, :, :3])
-            np.multiply(A4[t, :, 3], dh_t, out=dZ4[t, :, 3])
+            np.add(dh[t], dh_next, out=M[:, 3 * H:])    # dh_t
+            np.multiply(M[:, 2 * H:], FK[t], out=P)     # [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ K_t]
+            np.add(P_F, P_K, out=M4[:, :3])             # dc_t, three times
+            np.multiply(A[t], M, out=dZ[t])
             np.matmul(dZ[t], Wh_, out=dh_next)
+        dc = M[:, :H]
         dc_0 = dc * f[0]
         Z = np.empty((T, B, H + self.D), dtype=self.dtype)  # z_t = [h_{t-1}, x_t] for every t
         Z[0, :, :H] = trace.h0
