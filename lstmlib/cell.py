@@ -281,6 +281,7 @@ class LSTMCell:
         h_all = np.empty_like(c_all)
         hWh = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         I = np.empty((B, H), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
+        f_all, i_all, ct_all, o_all = np.moveaxis(gates.reshape(T, B, 4, H), 2, 0)  # (T, B, H) views
         h, c = h0, c0
         for t in range(T):
             g = gates[t]                                  # (B, 4H), a view: filled in place
@@ -292,11 +293,11 @@ class LSTMCell:
             for name, v in pins.items():
                 g[:, slot[name]] = v[t]
             c_t, cp = c_all[t], cp_all[t]
-            np.multiply(g[:, :H], c, out=c_t)                 # F_t = c_{t-1} ⊗ f_t
-            np.multiply(g[:, H:2 * H], g[:, 2 * H:3 * H], out=I)
+            np.multiply(f_all[t], c, out=c_t)                 # F_t = c_{t-1} ⊗ f_t
+            np.multiply(i_all[t], ct_all[t], out=I)
             c_t += I
             np.tanh(c_t, out=cp)
-            h = np.multiply(g[:, 3 * H:], cp, out=h_all[t])
+            h = np.multiply(o_all[t], cp, out=h_all[t])
             c = c_t
         return Trace(xs=xs, h0=h0, c0=c0, gates=gates, c_all=c_all, cp_all=cp_all, h_all=h_all,
                      pinned=frozenset(pins), batched=batched)
@@ -366,10 +367,11 @@ class LSTMCell:
         dZ = np.empty((T, B, 4 * H), dtype=self.dtype)  # gradients on the pre-activations
         Wh_ = np.ascontiguousarray(Wh)                  # (4H, H)
         dh_next = np.zeros((B, H), dtype=self.dtype)
+        dh_t, dc3, pair = M[:, 3 * H:], M4[:, :3], M[:, 2 * H:]  # views, fixed for the loop
         for t in range(T - 1, -1, -1):
-            np.add(dh[t], dh_next, out=M[:, 3 * H:])    # dh_t
-            np.multiply(M[:, 2 * H:], FK[t], out=P)     # [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ K_t]
-            np.add(P_F, P_K, out=M4[:, :3])             # dc_t, three times
+            np.add(dh[t], dh_next, out=dh_t)
+            np.multiply(pair, FK[t], out=P)             # [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ K_t]
+            np.add(P_F, P_K, out=dc3)                   # dc_t, three times
             np.multiply(A[t], M, out=dZ[t])
             np.matmul(dZ[t], Wh_, out=dh_next)
         dc = M[:, :H]
