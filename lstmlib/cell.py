@@ -11,6 +11,7 @@ Notation (the book's): z = [h_{t-1}, x_t] of shape (B, H+D); every W acts on z.
 equations with the four gates stacked into one matrix, and the tests hold the two paths equal.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -281,7 +282,7 @@ class LSTMCell:
         h_all = np.empty_like(c_all)
         hWh = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         I = np.empty((B, H), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
-        f_all, i_all, ct_all, o_all = np.moveaxis(gates.reshape(T, B, 4, H), 2, 0)  # (T, B, H) views
+        f_all, i_all, ct_all, o_all = gates.reshape(T, B, 4, H).transpose(2, 0, 1, 3)  # (T, B, H) views
         h, c = h0, c0
         for t in range(T):
             g = gates[t]                                  # (B, 4H), a view: filled in place
@@ -394,11 +395,13 @@ class LSTMCell:
         return grads
 
 
+@functools.lru_cache(maxsize=32)
 def _tanh_to_gates(H, dtype):
     """(scale, shift), each (4H,): gate = scale ⊗ tanh(scale ⊗ z) + shift gives σ(z) on the f, i, o
-    blocks (scale 1/2, shift 1/2) and tanh(z) on the c̃ block (scale 1, shift 0)."""
+    blocks (scale 1/2, shift 1/2) and tanh(z) on the c̃ block (scale 1, shift 0). Read-only, cached."""
     scale = np.full(4 * H, 0.5, dtype=dtype)
     shift = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1.0
     shift[2 * H:3 * H] = 0.0
+    scale.flags.writeable = shift.flags.writeable = False
     return scale, shift
