@@ -327,15 +327,16 @@ class LSTMCell:
         Wh, Wx = self.W[:, :H], self.W[:, H:]
         G = trace.gates
         f, i, g, o = (G[..., k * H:(k + 1) * H] for k in range(4))  # each (T, B, H)
-        c_prev = np.concatenate([trace.c0[None], trace.c_all[:-1]])  # (T, B, H)
         cp = trace.cp_all
         # Everything that does not depend on the recursion, for all T steps at once:
-        # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A).
+        # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A); the loop
+        # turns it into dZ in place (a fresh large array costs page faults on first touch).
         A = np.empty((T, B, 4 * H), dtype=self.dtype)
         Af, Ai, Ag, Ao = (A[..., k * H:(k + 1) * H] for k in range(4))
         np.subtract(1.0, f, out=Af)
         Af *= f
-        Af *= c_prev                    # c_{t-1} ⊗ f ⊗ (1 - f)
+        Af[0] *= trace.c0               # c_{t-1} ⊗ f ⊗ (1 - f)
+        Af[1:] *= trace.c_all[:-1]
         np.subtract(1.0, i, out=Ai)
         Ai *= i
         Ai *= g                         # c̃ ⊗ i ⊗ (1 - i)
@@ -365,7 +366,6 @@ class LSTMCell:
             M[:, 2 * H:3 * H] = dc_last.reshape(B, H)
         P = np.empty((B, 2 * H), dtype=self.dtype)
         P_F, P_K = P[:, None, :H], P[:, None, H:]        # (B, 1, H): broadcast to the three dc
-        dZ = np.empty((T, B, 4 * H), dtype=self.dtype)  # gradients on the pre-activations
         Wh_ = np.ascontiguousarray(Wh)                  # (4H, H)
         dh_next = np.zeros((B, H), dtype=self.dtype)
         dh_t, dc3, pair = M[:, 3 * H:], M4[:, :3], M[:, 2 * H:]  # views, fixed for the loop
@@ -373,16 +373,15 @@ class LSTMCell:
             np.add(dh[t], dh_next, out=dh_t)
             np.multiply(pair, FK[t], out=P)             # [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ K_t]
             np.add(P_F, P_K, out=dc3)                   # dc_t, three times
-            np.multiply(A[t], M, out=dZ[t])
-            np.matmul(dZ[t], Wh_, out=dh_next)
+            dz = A[t]
+            dz *= M                                     # gradients on the pre-activations
+            np.matmul(dz, Wh_, out=dh_next)
         dc = M[:, :H]
         dc_0 = dc * f[0]
-        Z = np.empty((T, B, H + self.D), dtype=self.dtype)  # z_t = [h_{t-1}, x_t] for every t
-        Z[0, :, :H] = trace.h0
-        Z[1:, :, :H] = trace.h_all[:-1]
-        Z[:, :, H:] = trace.xs
-        dZ2 = dZ.reshape(T * B, 4 * H)
-        dW = dZ2.T @ Z.reshape(T * B, H + self.D)  # (4H, H+D), one GEMM
+        dZ2 = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
+        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps, h_0 on its own (no copy of h)
+        dWh = dZ2[B:].T @ trace.h_all[:-1].reshape((T - 1) * B, H) + dZ2[:B].T @ trace.h0
+        dW = np.concatenate([dWh, dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
         db = dZ2.sum(axis=0)
         dx = (dZ2 @ Wx).reshape(T, B, self.D)
         grads = {}
