@@ -271,11 +271,12 @@ class LSTMCell:
         Wh, Wx = self.W[:, :H], self.W[:, H:]
         # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two), one
         # tanh over all 4H pre-activations and one multiply-add give all four gates.
-        half, shift = _tanh_to_gates(H, self.dtype)              # (4H,) each
-        WhT = np.ascontiguousarray((Wh * half[:, None]).T)      # (H, 4H)
+        # (B, 4H) each: a product of same-shape arrays runs faster than a broadcast one
+        half, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, self.dtype))
+        WhT = (Wh.T * half[0]).copy()                            # (H, 4H)
         # the input projection of every timestep in one GEMM, before the loop
-        gates = xs.reshape(T * B, self.D) @ (Wx * half[:, None]).T  # (T·B, 4H)
-        gates += self.b * half
+        gates = xs.reshape(T * B, self.D) @ (Wx.T * half[0])    # (T·B, 4H)
+        gates += self.b * half[0]
         gates = gates.reshape(T, B, 4 * H)
         c_all = np.empty((T, B, H), dtype=self.dtype)
         cp_all = np.empty_like(c_all)
