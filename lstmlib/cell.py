@@ -11,6 +11,7 @@ Notation (the book's): z = [h_{t-1}, x_t] of shape (B, H+D); every W acts on z.
 equations with the four gates stacked into one matrix, and the tests hold the two paths equal.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -268,27 +269,38 @@ class LSTMCell:
         slot = {"f": slice(0, H), "i": slice(H, 2 * H), "o": slice(3 * H, 4 * H)}
 
         Wh, Wx = self.W[:, :H], self.W[:, H:]
+        # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two), one
+        # tanh over all 4H pre-activations and one multiply-add give all four gates.
+        # (B, 4H) each: a product of same-shape arrays runs faster than a broadcast one
+        half, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, self.dtype))
+        WhT = (Wh.T * half[0]).copy()                            # (H, 4H)
         # the input projection of every timestep in one GEMM, before the loop
-        gates = (xs.reshape(T * B, self.D) @ Wx.T).reshape(T, B, 4 * H)  # (T, B, 4H)
-        gates += self.b
+        gates = xs.reshape(T * B, self.D) @ (Wx.T * half[0])    # (T·B, 4H)
+        gates += self.b * half[0]
+        gates = gates.reshape(T, B, 4 * H)
         c_all = np.empty((T, B, H), dtype=self.dtype)
         cp_all = np.empty_like(c_all)
         h_all = np.empty_like(c_all)
+        hWh = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
+        I = np.empty((B, H), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
+        f_all, i_all, ct_all, o_all = gates.reshape(T, B, 4, H).transpose(2, 0, 1, 3)  # (T, B, H) views
         h, c = h0, c0
-        sig = slice(0, 2 * H)  # f and i are contiguous; o is handled on its own
         for t in range(T):
             g = gates[t]                                  # (B, 4H), a view: filled in place
-            g += h @ Wh.T
-            _sigmoid_(g[:, sig])
-            _sigmoid_(g[:, 3 * H:])
-            np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
+            np.matmul(h, WhT, out=hWh)
+            g += hWh
+            np.tanh(g, out=g)
+            g *= half
+            g += shift
             for name, v in pins.items():
                 g[:, slot[name]] = v[t]
-            c = c_all[t]
-            np.multiply(g[:, :H], c0 if t == 0 else c_all[t - 1], out=c)
-            c += g[:, H:2 * H] * g[:, 2 * H:3 * H]
-            np.tanh(c, out=cp_all[t])
-            h = np.multiply(g[:, 3 * H:], cp_all[t], out=h_all[t])
+            c_t, cp = c_all[t], cp_all[t]
+            np.multiply(f_all[t], c, out=c_t)                 # F_t = c_{t-1} ⊗ f_t
+            np.multiply(i_all[t], ct_all[t], out=I)
+            c_t += I
+            np.tanh(c_t, out=cp)
+            h = np.multiply(o_all[t], cp, out=h_all[t])
+            c = c_t
         return Trace(xs=xs, h0=h0, c0=c0, gates=gates, c_all=c_all, cp_all=cp_all, h_all=h_all,
                      pinned=frozenset(pins), batched=batched)
 
@@ -309,36 +321,68 @@ class LSTMCell:
         dh = as_float_input(dh, "dh", self.dtype)
         require_shape(dh, trace.h.shape, "dh")
         dh = dh.reshape(T, B, H)
-        dc = np.zeros((B, H), dtype=self.dtype)
         if dc_last is not None:
             dc_last = as_float_input(dc_last, "dc_last", self.dtype)
             require_shape(dc_last, trace.c[-1].shape, "dc_last")
-            dc = dc + dc_last.reshape(B, H)
 
         Wh, Wx = self.W[:, :H], self.W[:, H:]
         G = trace.gates
-        dZ = np.empty((T, B, 4 * H), dtype=self.dtype)  # gradients on the pre-activations
+        f, i, g, o = (G[..., k * H:(k + 1) * H] for k in range(4))  # each (T, B, H)
+        cp = trace.cp_all
+        # Everything that does not depend on the recursion, for all T steps at once:
+        # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A); the loop
+        # turns it into dZ in place (a fresh large array costs page faults on first touch).
+        A = np.empty((T, B, 4 * H), dtype=self.dtype)
+        Af, Ai, Ag, Ao = (A[..., k * H:(k + 1) * H] for k in range(4))
+        np.subtract(1.0, f, out=Af)
+        Af *= f
+        Af[0] *= trace.c0               # c_{t-1} ⊗ f ⊗ (1 - f)
+        Af[1:] *= trace.c_all[:-1]
+        np.subtract(1.0, i, out=Ai)
+        Ai *= i
+        Ai *= g                         # c̃ ⊗ i ⊗ (1 - i)
+        np.multiply(g, g, out=Ag)
+        np.subtract(1.0, Ag, out=Ag)
+        Ag *= i                         # i ⊗ (1 - c̃²)
+        np.subtract(1.0, o, out=Ao)
+        Ao *= o
+        Ao *= cp                        # c' ⊗ o ⊗ (1 - o)
+        for k, name in ((0, "f"), (1, "i"), (3, "o")):
+            if name in trace.pinned:
+                A[..., k * H:(k + 1) * H] = 0.0
+        # dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
+        # with FK[t] = [f_{t+1}, o_t ⊗ (1 - c'_t²)] and one sum of its halves
+        FK = np.empty((T, B, 2 * H), dtype=self.dtype)
+        K = FK[..., H:]
+        np.multiply(cp, cp, out=K)
+        np.subtract(1.0, K, out=K)
+        K *= o
+        FK[:-1, :, :H] = f[1:]
+        FK[-1, :, :H] = 1.0             # dc_last reaches c_T as it is
+
+        # M = [dc_t, dc_t, dc_t, dh_t] lines up with A[t]: dz_t = A[t] ⊗ M in one product
+        M = np.zeros((B, 4 * H), dtype=self.dtype)
+        M4 = M.reshape(B, 4, H)
+        if dc_last is not None:
+            M[:, 2 * H:3 * H] = dc_last.reshape(B, H)
+        P = np.empty((B, 2 * H), dtype=self.dtype)
+        P_F, P_K = P[:, None, :H], P[:, None, H:]        # (B, 1, H): broadcast to the three dc
+        Wh_ = np.ascontiguousarray(Wh)                  # (4H, H)
         dh_next = np.zeros((B, H), dtype=self.dtype)
+        dh_t, dc3, pair = M[:, 3 * H:], M4[:, :3], M[:, 2 * H:]  # views, fixed for the loop
         for t in range(T - 1, -1, -1):
-            f, i, g, o = (G[t, :, k * H:(k + 1) * H] for k in range(4))
-            c_prev = trace.c0 if t == 0 else trace.c_all[t - 1]
-            cp = trace.cp_all[t]
-            dh_t = dh[t] + dh_next
-            dc = dc + dh_t * o * (1.0 - cp * cp)
-            d = dZ[t]
-            d[:, :H] = dc * c_prev * f * (1.0 - f)
-            d[:, H:2 * H] = dc * g * i * (1.0 - i)
-            d[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)
-            d[:, 3 * H:] = dh_t * cp * o * (1.0 - o)
-            for k, name in ((0, "f"), (1, "i"), (3, "o")):
-                if name in trace.pinned:
-                    d[:, k * H:(k + 1) * H] = 0.0
-            dc = dc * f
-            dh_next = d @ Wh
-        h_prev = np.concatenate([trace.h0[None], trace.h_all[:-1]])  # (T, B, H)
-        dZ2 = dZ.reshape(T * B, 4 * H)
-        dW = np.concatenate([dZ2.T @ h_prev.reshape(T * B, H),
-                             dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
+            np.add(dh[t], dh_next, out=dh_t)
+            np.multiply(pair, FK[t], out=P)             # [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ K_t]
+            np.add(P_F, P_K, out=dc3)                   # dc_t, three times
+            dz = A[t]
+            dz *= M                                     # gradients on the pre-activations
+            np.matmul(dz, Wh_, out=dh_next)
+        dc = M[:, :H]
+        dc_0 = dc * f[0]
+        dZ2 = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
+        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps, h_0 on its own (no copy of h)
+        dWh = dZ2[B:].T @ trace.h_all[:-1].reshape((T - 1) * B, H) + dZ2[:B].T @ trace.h0
+        dW = np.concatenate([dWh, dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
         db = dZ2.sum(axis=0)
         dx = (dZ2 @ Wx).reshape(T, B, self.D)
         grads = {}
@@ -347,14 +391,17 @@ class LSTMCell:
             grads[f"b_{gname}"] = db[k * H:(k + 1) * H]
         grads["x"] = dx if trace.batched else dx[:, 0]
         grads["h0"] = dh_next if trace.batched else dh_next[0]
-        grads["c0"] = dc if trace.batched else dc[0]
+        grads["c0"] = dc_0 if trace.batched else dc_0[0]
         return grads
 
 
-def _sigmoid_(a):
-    """σ in place: σ(z) = (1 + tanh(z/2)) / 2, one ufunc pass and no overflow for any z."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a += 1.0
-    a *= 0.5
-    return a
+@functools.lru_cache(maxsize=32)
+def _tanh_to_gates(H, dtype):
+    """(scale, shift), each (4H,): gate = scale ⊗ tanh(scale ⊗ z) + shift gives σ(z) on the f, i, o
+    blocks (scale 1/2, shift 1/2) and tanh(z) on the c̃ block (scale 1, shift 0). Read-only, cached."""
+    scale = np.full(4 * H, 0.5, dtype=dtype)
+    shift = np.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H] = 1.0
+    shift[2 * H:3 * H] = 0.0
+    scale.flags.writeable = shift.flags.writeable = False
+    return scale, shift

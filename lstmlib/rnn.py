@@ -90,13 +90,16 @@ class RNNCell:
         B = xs.shape[1] if batched else 1
         xs = xs.reshape(T, B, self.D)
         h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
-        Wh, Wx = self.W[:, :H], self.W[:, H:]
+        WhT = np.ascontiguousarray(self.W[:, :H].T)  # (H, H)
+        Wx = self.W[:, H:]
         h_all = (xs.reshape(T * B, self.D) @ Wx.T).reshape(T, B, H)  # input projection, one GEMM
         h_all += self.b
+        hWh = np.empty((B, H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         h = h0
         for t in range(T):
-            a = h_all[t]
-            a += h @ Wh.T
+            a = h_all[t]                             # (B, H), a view: filled in place
+            np.matmul(h, WhT, out=hWh)
+            a += hWh
             h = np.tanh(a, out=a)
         return RNNTrace(xs=xs, h0=h0, h_all=h_all, batched=batched)
 
@@ -114,13 +117,16 @@ class RNNCell:
         dh = as_float_input(dh, "dh", self.dtype)
         require_shape(dh, trace.h.shape, "dh")
         dh = dh.reshape(T, B, H)
-        Wh, Wx = self.W[:, :H], self.W[:, H:]
-        dA = np.empty((T, B, H), dtype=self.dtype)  # gradients on the pre-activations
+        Wh = np.ascontiguousarray(self.W[:, :H])  # (H, H)
+        Wx = self.W[:, H:]
+        dA = np.multiply(trace.h_all, trace.h_all)  # (T, B, H), becomes ∂L/∂a_t below
+        np.subtract(1.0, dA, out=dA)                # tanh' = 1 - h², for all steps at once
+        dh_t = np.empty((B, H), dtype=self.dtype)
         dh_next = np.zeros((B, H), dtype=self.dtype)
         for t in range(T - 1, -1, -1):
-            h = trace.h_all[t]
-            dA[t] = (dh[t] + dh_next) * (1.0 - h * h)
-            dh_next = dA[t] @ Wh
+            np.add(dh[t], dh_next, out=dh_t)
+            dA[t] *= dh_t
+            np.matmul(dA[t], Wh, out=dh_next)
         h_prev = np.concatenate([trace.h0[None], trace.h_all[:-1]])
         dA2 = dA.reshape(T * B, H)
         dW = np.concatenate([dA2.T @ h_prev.reshape(T * B, H),
