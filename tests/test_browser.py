@@ -1,0 +1,199 @@
+"""The built book in a real browser, as a reader without a kernel gets it.
+
+Serves _build/html on 127.0.0.1 and drives Debian's Chromium headless with Playwright. Every request
+to another host is aborted and counted as a failure: the book must be complete offline. Run after a
+strict build (`make browser` does both); screenshots go to _build/screenshots/ for a person to see.
+"""
+
+import functools
+import http.server
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+def toc_pages():
+    """Every page of the book in reading order, as doc names (book/gate, ...), from _toc.yml."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", [toc]):
+        pages += [entry["file"] for entry in part["chapters"]]
+    return pages
+
+
+PAGES = toc_pages()
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def server():
+    if not (SITE / "index.html").exists():
+        pytest.fail("no built book in _build/html: run `make book` first (`make browser` does)")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(Quiet, directory=str(SITE)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=FLAGS, headless=True,
+            viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
+
+
+class Visit:
+    """One page load with every request, failure and page error recorded."""
+
+    def __init__(self, context, base, doc):
+        self.base, self.outside, self.failed, self.errors = base, [], [], []
+        self.page = context.new_page()
+        self.page.route("**/*", self._route)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
+        self.page.goto(f"{base}/{doc}.html", wait_until="load")
+        self.page.wait_for_load_state("networkidle")
+        # MathJax 3 (loaded only on pages with math) typesets asynchronously: wait for it
+        self.page.wait_for_function("() => !document.querySelector('.math') || "
+                                    "(window.MathJax && MathJax.startup && MathJax.startup.promise)")
+        self.page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+
+    def _route(self, route):
+        if route.request.url.startswith(self.base + "/"):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    opened = []
+
+    def open_(doc):
+        v = Visit(browser, server, doc)
+        opened.append(v)
+        return v
+
+    yield open_
+    for v in opened:
+        v.close()
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_loads_offline_with_math_typeset(visit, doc):
+    v = visit(doc)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    v.page.screenshot(path=SHOTS / f"{Path(doc).name}.png", full_page=True)
+    assert v.outside == [], f"requests to other hosts: {v.outside}"
+    assert v.failed == [], f"failed requests: {v.failed}"
+    assert v.errors == [], f"page errors: {v.errors}"
+    math = v.page.evaluate("""() => {
+        const nodes = [...document.querySelectorAll('main .math')];
+        return {total: nodes.length,
+                typeset: nodes.filter(n => n.querySelector('mjx-container')).length,
+                errors: document.querySelectorAll('mjx-merror').length};
+    }""")
+    assert math["typeset"] == math["total"], f"math left as raw TeX: {math}"
+    assert math["errors"] == 0, f"MathJax errors: {math}"
+    text = v.page.inner_text("main")
+    assert "$$" not in text and "\\(" not in text and "\\begin{" not in text
+
+
+@pytest.mark.parametrize("doc, following", list(zip(PAGES, PAGES[1:], strict=False)))
+def test_next_link_reaches_the_next_chapter(visit, doc, following):
+    v = visit(doc)
+    v.page.click("a.right-next")
+    v.page.wait_for_load_state("load")
+    assert v.page.url.split("#")[0].endswith(f"/{following}.html")
+
+
+def controls_of(built_doc):
+    """Doc names whose built page has at least one widget control."""
+    return "application/vnd.jupyter.widget-view+json" in (SITE / f"{built_doc}.html").read_text()
+
+
+WITH_CONTROLS = [d for d in PAGES if (SITE / f"{d}.html").exists() and controls_of(d)]
+
+
+def visible_frame(control):
+    frames = [f for f in control.query_selector_all("img.lstm-frame") if f.is_visible()]
+    assert len(frames) == 1, f"expected one visible frame in the control, found {len(frames)}"
+    return frames[0]
+
+
+@pytest.mark.parametrize("doc", WITH_CONTROLS)
+def test_every_slider_changes_its_figure_without_a_kernel(visit, doc):
+    v = visit(doc)
+    page = v.page
+    n_views = page.evaluate("""() => document.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"]').length""")
+    page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea .noUi-handle').length"
+                           f" > 0 && document.querySelectorAll('.widget-subarea').length == {n_views}")
+    page.wait_for_timeout(300)  # let the last views attach their frames
+    fallbacks = page.query_selector_all("img.lstm-fallback")
+    assert len(fallbacks) == n_views, "every control should carry its static fallback in the page"
+    assert not any(f.is_visible() for f in fallbacks), "a static fallback is still shown"
+    controls = page.query_selector_all(".widget-subarea")
+    assert len(controls) == n_views
+    moved = 0
+    for k, control in enumerate(controls):
+        control.scroll_into_view_if_needed()
+        handles = control.query_selector_all(".noUi-handle")
+        assert handles, f"control {k} on {doc} has no slider"
+        for j, handle in enumerate(handles):
+            frame = visible_frame(control)
+            before_img, before_alt = frame.screenshot(), frame.get_attribute("alt")
+            readout = control.query_selector_all(".widget-readout")[j]
+            before_value = readout.inner_text()
+            handle.focus()
+            # move right; at the right end the handle cannot, so move left instead
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(100)
+            if readout.inner_text() == before_value:
+                page.keyboard.press("ArrowLeft")
+                page.wait_for_timeout(100)
+            assert readout.inner_text() != before_value, f"slider {j} of control {k} did not move"
+            frame = visible_frame(control)
+            assert frame.get_attribute("alt") != before_alt, f"slider {j} of control {k}: same alt"
+            assert frame.screenshot() != before_img, f"slider {j} of control {k}: the figure did not change"
+            moved += 1
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{Path(doc).name}-moved.png", full_page=True)
+    assert v.errors == [], f"page errors: {v.errors}"
+    assert v.outside == [] and v.failed == []
+    assert moved >= 1
+
+
+def test_every_page_with_widget_state_is_checked():
+    """The controls test covers every page whose notebook has a control (none slips through)."""
+    assert WITH_CONTROLS, "no page with a control was found in the built book"
+    for doc in WITH_CONTROLS:
+        assert doc in PAGES
