@@ -20,13 +20,13 @@ $(BIN)/activate:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.book-deps: requirements.txt pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -r requirements.txt
+$(VENV)/.book-deps: requirements.txt constraints.txt pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.book-deps
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-deps: requirements-dev.txt constraints.txt $(VENV)/.book-deps
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 # --- the book --------------------------------------------------------------------------------
