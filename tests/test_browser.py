@@ -54,15 +54,27 @@ def server():
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium():
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=FLAGS, headless=True,
-            viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
+    with sync_playwright() as pw:
+        yield pw.chromium
+
+
+def _context(chromium, **options):
+    profile = tempfile.TemporaryDirectory()  # a fresh profile for every browser
+    context = chromium.launch_persistent_context(
+        profile.name, executable_path=CHROMIUM, args=FLAGS, headless=True,
+        viewport={"width": 1280, "height": 900}, **options)
+    return context, profile
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    context, profile = _context(chromium)
+    yield context
+    context.close()
+    profile.cleanup()
 
 
 class Visit:
@@ -75,6 +87,7 @@ class Visit:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url}: {r.status}"))
         self.page.goto(f"{base}/{doc}.html", wait_until="load")
         self.page.wait_for_load_state("networkidle")
         # MathJax 3 (loaded only on pages with math) typesets asynchronously: wait for it
@@ -190,6 +203,34 @@ def test_every_slider_changes_its_figure_without_a_kernel(visit, doc):
     assert v.errors == [], f"page errors: {v.errors}"
     assert v.outside == [] and v.failed == []
     assert moved >= 1
+
+
+@pytest.fixture(scope="session")
+def browser_without_scripts(chromium):
+    context, profile = _context(chromium, java_script_enabled=False)
+    yield context
+    context.close()
+    profile.cleanup()
+
+
+@pytest.mark.parametrize("doc", WITH_CONTROLS)
+def test_every_control_shows_a_figure_before_any_script(browser_without_scripts, server, doc):
+    """What a reader sees before the scripts run, or with them off: each control's default frame."""
+    page = browser_without_scripts.new_page()
+    outside = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+               else (outside.append(route.request.url), route.abort()))
+    page.goto(f"{server}/{doc}.html", wait_until="load")
+    n_views = len(page.query_selector_all('script[type="application/vnd.jupyter.widget-view+json"]'))
+    figures = page.query_selector_all("img.lstm-fallback")
+    assert len(figures) == n_views > 0
+    for figure in figures:
+        assert figure.is_visible()
+        assert figure.get_attribute("alt").strip(), "a static figure without alt text"
+        assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", figure)
+    page.screenshot(path=SHOTS / f"{Path(doc).name}-no-scripts.png", full_page=True)
+    page.close()
+    assert outside == []
 
 
 def test_every_page_with_widget_state_is_checked():
