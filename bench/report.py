@@ -97,8 +97,6 @@ def slider_section(res):
 
 def training_section(res):
     lines = ["## Training: the adding problem", ""]
-    if not res.get("available"):
-        return lines + [f"Not available in this run: {res.get('reason')}."]
     s = res["setup"]
     lines += [f"Lag T = {s['T']}, an LSTM with H = {s['hidden']} and forget bias {s['forget_bias']}, "
               f"Adam (lr {s['lr']}), gradient clipping at {s['clip']}, batches of {s['batch_size']}, "
