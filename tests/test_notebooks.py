@@ -138,5 +138,5 @@ def test_no_paths_of_the_build_machine(path):
         text = json.dumps([c.source for c in nb.cells]) + json.dumps(
             [o.get("text", "") + json.dumps(o.get("data", {}).get("text/plain", ""))
              for c in nb.cells if c.cell_type == "code" for o in c.outputs])
-    for marker in ("/work/", "/tmp/", "/home/", "/root/"):
+    for marker in (f"/{top}/" for top in ("work", "tmp", "home", "root")):
         assert marker not in text, f"{path.name} mentions {marker}"
