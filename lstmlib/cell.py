@@ -31,6 +31,17 @@ from lstmlib.checks import (
 GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
 
 
+def gate_rows(H):
+    """Where each gate's rows sit in the fused (4H, ·) arrays: {"f": slice(0, H), ...}."""
+    return {g: slice(k * H, (k + 1) * H) for k, g in enumerate(GATES)}
+
+
+def by_gate(W, b, H):
+    """The fused W (4H, H+D) and b (4H,) as the book's W_f, b_f, ... (views, not copies)."""
+    rows = gate_rows(H)
+    return {f"{kind}_{g}": arr[rows[g]] for g in GATES for kind, arr in (("W", W), ("b", b))}
+
+
 # --- the equations -------------------------------------------------------------------------
 
 def forget_gate(z, W_f, b_f):
@@ -121,15 +132,14 @@ class Trace:
     def _show(self, a):
         return a if self.batched else a[:, 0]
 
-    def _gate(self, k):
-        H = self.c_all.shape[-1]
-        return self._show(self.gates[..., k * H:(k + 1) * H])
+    def _gate(self, name):
+        return self._show(self.gates[..., gate_rows(self.c_all.shape[-1])[name]])
 
     T = property(lambda self: self.xs.shape[0])
-    f = property(lambda self: self._gate(0), doc="forget gates, (T, [B,] H)")
-    i = property(lambda self: self._gate(1), doc="input gates, (T, [B,] H)")
-    c_tilde = property(lambda self: self._gate(2), doc="candidates, (T, [B,] H)")
-    o = property(lambda self: self._gate(3), doc="output gates, (T, [B,] H)")
+    f = property(lambda self: self._gate("f"), doc="forget gates, (T, [B,] H)")
+    i = property(lambda self: self._gate("i"), doc="input gates, (T, [B,] H)")
+    c_tilde = property(lambda self: self._gate("c"), doc="candidates, (T, [B,] H)")
+    o = property(lambda self: self._gate("o"), doc="output gates, (T, [B,] H)")
     c = property(lambda self: self._show(self.c_all), doc="cell states c_1..c_T, (T, [B,] H)")
     c_prime = property(lambda self: self._show(self.cp_all), doc="tanh(c_t), (T, [B,] H)")
     h = property(lambda self: self._show(self.h_all), doc="hidden states h_1..h_T, (T, [B,] H)")
@@ -185,12 +195,7 @@ class LSTMCell:
 
     @property
     def params(self):
-        H = self.H
-        out = {}
-        for k, g in enumerate(GATES):
-            out[f"W_{g}"] = self.W[k * H:(k + 1) * H]
-            out[f"b_{g}"] = self.b[k * H:(k + 1) * H]
-        return out
+        return by_gate(self.W, self.b, self.H)
 
     @property
     def n_params(self):
@@ -266,7 +271,7 @@ class LSTMCell:
         c0 = check_state(c0, "c0", B, self.H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
-        slot = {"f": slice(0, H), "i": slice(H, 2 * H), "o": slice(3 * H, 4 * H)}
+        rows = gate_rows(H)
 
         Wh, Wx = self.W[:, :H], self.W[:, H:]
         # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two), one
@@ -293,7 +298,7 @@ class LSTMCell:
             g *= half
             g += shift
             for name, v in pins.items():
-                g[:, slot[name]] = v[t]
+                g[:, rows[name]] = v[t]
             c_t, cp = c_all[t], cp_all[t]
             np.multiply(f_all[t], c, out=c_t)                 # F_t = c_{t-1} ⊗ f_t
             np.multiply(i_all[t], ct_all[t], out=I)
@@ -327,13 +332,14 @@ class LSTMCell:
 
         Wh, Wx = self.W[:, :H], self.W[:, H:]
         G = trace.gates
-        f, i, g, o = (G[..., k * H:(k + 1) * H] for k in range(4))  # each (T, B, H)
+        rows = gate_rows(H)
+        f, i, g, o = (G[..., rows[name]] for name in GATES)  # each (T, B, H)
         cp = trace.cp_all
         # Everything that does not depend on the recursion, for all T steps at once:
         # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A); the loop
         # turns it into dZ in place (a fresh large array costs page faults on first touch).
         A = np.empty((T, B, 4 * H), dtype=self.dtype)
-        Af, Ai, Ag, Ao = (A[..., k * H:(k + 1) * H] for k in range(4))
+        Af, Ai, Ag, Ao = (A[..., rows[name]] for name in GATES)
         np.subtract(1.0, f, out=Af)
         Af *= f
         Af[0] *= trace.c0               # c_{t-1} ⊗ f ⊗ (1 - f)
@@ -347,9 +353,8 @@ class LSTMCell:
         np.subtract(1.0, o, out=Ao)
         Ao *= o
         Ao *= cp                        # c' ⊗ o ⊗ (1 - o)
-        for k, name in ((0, "f"), (1, "i"), (3, "o")):
-            if name in trace.pinned:
-                A[..., k * H:(k + 1) * H] = 0.0
+        for name in trace.pinned:
+            A[..., rows[name]] = 0.0
         # dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
         # with FK[t] = [f_{t+1}, o_t ⊗ (1 - c'_t²)] and one sum of its halves
         FK = np.empty((T, B, 2 * H), dtype=self.dtype)
@@ -385,10 +390,7 @@ class LSTMCell:
         dW = np.concatenate([dWh, dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
         db = dZ2.sum(axis=0)
         dx = (dZ2 @ Wx).reshape(T, B, self.D)
-        grads = {}
-        for k, gname in enumerate(GATES):
-            grads[f"W_{gname}"] = dW[k * H:(k + 1) * H]
-            grads[f"b_{gname}"] = db[k * H:(k + 1) * H]
+        grads = by_gate(dW, db, H)
         grads["x"] = dx if trace.batched else dx[:, 0]
         grads["h0"] = dh_next if trace.batched else dh_next[0]
         grads["c0"] = dc_0 if trace.batched else dc_0[0]
