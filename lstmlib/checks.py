@@ -60,6 +60,13 @@ def finite_real(v, name):
     return float(v)
 
 
+def positive_finite(v, name):
+    """A positive, finite real number (a step size, a norm bound), as a float."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (v > 0 and np.isfinite(v)):
+        raise ValueError(f"{name} must be a positive finite number; got {v!r}")
+    return float(v)
+
+
 def float_dtype(dtype):
     try:  # np.dtype(None) would quietly mean float64, and unknown names raise numpy's own message
         dt = None if dtype is None else np.dtype(dtype)

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lstmlib.cell import GATES, LSTMCell
-from lstmlib.checks import as_float_input, positive_int, rng_from
+from lstmlib.checks import as_float_input, positive_finite, positive_int, rng_from
 from lstmlib.rnn import RNNCell
 
 # --- the equations -------------------------------------------------------------------------
@@ -47,8 +47,7 @@ def clip_grad_norm(grads, max_norm):
 
     Returns (clipped grads, the norm before clipping). The direction of the step is kept.
     """
-    if not (max_norm > 0 and math.isfinite(max_norm)):
-        raise ValueError(f"max_norm must be a positive finite number; got {max_norm!r}")
+    positive_finite(max_norm, "max_norm")
     norm = global_norm(grads)
     scale = min(1.0, max_norm / norm) if norm > 0 else 1.0
     return {k: g * scale for k, g in grads.items()}, norm
@@ -128,17 +127,11 @@ class Regressor:
 
 # --- optimizers ------------------------------------------------------------------------------
 
-def _learning_rate(lr):
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"the learning rate must be a positive finite number; got {lr!r}")
-    return float(lr)
-
-
 class SGD:
     """Plain gradient descent: θ ← θ − η g."""
 
     def __init__(self, lr):
-        self.lr = _learning_rate(lr)
+        self.lr = positive_finite(lr, "the learning rate")
 
     def step(self, params, grads):
         """Update every array of `params` in place with its gradient in `grads`."""
@@ -155,7 +148,7 @@ class Adam:
     """
 
     def __init__(self, lr=1e-3, *, betas=(0.9, 0.999), eps=1e-8):
-        self.lr = _learning_rate(lr)
+        self.lr = positive_finite(lr, "the learning rate")
         self.beta1, self.beta2 = betas
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"betas must lie in [0, 1); got {betas!r}")
