@@ -1,12 +1,47 @@
-"""Diagrams of the cell, drawn from the book's symbol names (no hand-drawn images).
+"""Figures of the book: one shared style, and diagrams of the cell drawn from the book's symbols.
 
+use_style     the book's matplotlib style: figures at the content column's width, text >= 10 pt
 draw_cell     the whole cell, one part optionally highlighted, optionally annotated with a Step
 draw_unrolled the same cell over several timesteps of a computed Trace
 """
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+
+# --- one style for every figure and every slider frame --------------------------------------------
+# The book's content column is about 700 CSS px wide on a laptop (a 1200 px window). A figure drawn
+# COLUMN_WIDTH inches wide and saved at DPI shows at DPI/72 = 1.39 CSS px per point when it fits the
+# column, so 10 pt text reads at 14 px, next to 16 px body text.
+COLUMN_WIDTH = 6.8  # inches
+DPI = 100           # dots per inch of every saved figure and frame
+MIN_FONT_PT = 10    # no text in a figure is smaller
+STYLE = {
+    "figure.figsize": (COLUMN_WIDTH, 3.4),
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.title_fontsize": 10,
+    "figure.titlesize": 12,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def use_style():
+    """Apply the book's figure style (STYLE) to matplotlib; every chapter calls this once."""
+    mpl.rcParams.update(STYLE)
+
+
+def figsize(height, width=COLUMN_WIDTH):
+    """(width, height) in inches for a figure of the content column's width."""
+    return (width, height)
 
 # colours: one per gate, used across the book
 COLORS = {"forget": "#d1495b", "input": "#2e86ab", "output": "#3c9d5d", "state": "#edae49"}

@@ -18,10 +18,12 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image as PILImage
 
+from lstmlib.viz import DPI
+
 FRAME_COLORS = 96  # palette size of a frame: plots use few colours, and pages stay light
 
 
-def png_bytes(fig, *, dpi=80, colors=FRAME_COLORS):
+def png_bytes(fig, *, dpi=DPI, colors=FRAME_COLORS):
     """The figure as compact, reproducible PNG bytes (palette PNG, no timestamp metadata)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
