@@ -1,14 +1,24 @@
 """Figures of the book: one shared style, and diagrams of the cell drawn from the book's symbols.
 
-use_style     the book's matplotlib style: figures at the content column's width, text >= 10 pt
-draw_cell     the whole cell, one part optionally highlighted, optionally annotated with a Step
-draw_unrolled the same cell over several timesteps of a computed Trace
+use_style        the book's matplotlib style: figures at the content column's width, text >= 10 pt,
+                 and a check on every pyplot figure when it is drawn (small text fails loudly)
+check_figure     raise FigureStyleError for text under MIN_FONT_PT or a figure wider than the column
+png_info         the DPI and the smallest font size recorded in a PNG the book wrote
+draw_cell        the whole cell, one part optionally highlighted, optionally with a table of a Step
+draw_unrolled    the same cell over several timesteps of a computed Trace, gates and values inside
+draw_gate        the gate: v → ⊗ ← σ, optionally with values
+draw_memory_path three unrolled cells of one (f, i) case: the memory's path and its values
+draw_long_short  what is long-term and what is short-term memory, in the book's analogy
 """
+
+import struct
+import zlib
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+from matplotlib.text import Text
 
 # --- one style for every figure and every slider frame --------------------------------------------
 # The book's content column is about 700 CSS px wide on a laptop (a 1200 px window). A figure drawn
@@ -32,16 +42,154 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+FONT_KEY = "min-font-pt"  # PNG text chunk: the smallest font size in the figure, in points
+
+
+class FigureStyleError(ValueError):
+    """A figure breaks the book's figure style (text under MIN_FONT_PT, wider than the column)."""
 
 
 def use_style():
-    """Apply the book's figure style (STYLE) to matplotlib; every chapter calls this once."""
+    """Apply the book's figure style (STYLE) to matplotlib; every chapter calls this once.
+
+    It also installs a hook (rcParam `figure.hooks`) on every figure made by pyplot: each time the
+    figure is drawn, `check_figure` runs on it, so a notebook figure with text under 10 pt (or wider
+    than the column) shows a FigureStyleError instead of the figure, and nbval fails on it. In
+    IPython, the PNG of every inline figure records its smallest font size (see `png_info`).
+    """
     mpl.rcParams.update(STYLE)
+    hooks = [h for h in mpl.rcParams["figure.hooks"] if h != _HOOK]
+    mpl.rcParams["figure.hooks"] = [*hooks, _HOOK]
 
 
 def figsize(height, width=COLUMN_WIDTH):
     """(width, height) in inches for a figure of the content column's width."""
     return (width, height)
+
+
+def _drawn_texts(fig):
+    """The texts a draw of `fig` shows: visible, not empty, not on a hidden axis or Axes."""
+    hidden = set()
+    for ax in fig.axes:
+        if not ax.get_visible():
+            hidden.update(map(id, ax.findobj(Text)))
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            if not ax.axison or not axis.get_visible():
+                hidden.update(map(id, axis.findobj(Text)))
+    return [t for t in fig.findobj(Text)
+            if id(t) not in hidden and t.get_visible() and t.get_text().strip()]
+
+
+def smallest_font(fig):
+    """The smallest font size (points) of the texts `fig` shows, or None if it shows none."""
+    sizes = [t.get_fontsize() for t in _drawn_texts(fig)]
+    return min(sizes) if sizes else None
+
+
+def _check_drawn(fig, min_pt=MIN_FONT_PT, max_width=COLUMN_WIDTH):
+    width = fig.get_size_inches()[0]
+    if width > max_width + 1e-6:
+        raise FigureStyleError(f"the figure is {width:.2f} in wide; the book's column is {max_width} "
+                               f"in (COLUMN_WIDTH): use figsize(height)")
+    small = [t for t in _drawn_texts(fig) if t.get_fontsize() < min_pt - 1e-9]
+    if small:
+        names = ", ".join(f"{t.get_text()!r} at {t.get_fontsize():g} pt" for t in small[:6])
+        more = f" (and {len(small) - 6} more)" if len(small) > 6 else ""
+        raise FigureStyleError(f"text under the book's {min_pt} pt minimum (MIN_FONT_PT): "
+                               f"{names}{more}")
+    return smallest_font(fig)
+
+
+def check_figure(fig, *, min_pt=MIN_FONT_PT, max_width=COLUMN_WIDTH):
+    """Raise FigureStyleError naming every text of `fig` under `min_pt` points (with its size), or
+    a figure wider than `max_width` inches. Returns the smallest font size shown (None: no text).
+
+    The figure is laid out first (without rendering), so tick labels are checked with their text.
+    """
+    fig.draw_without_rendering()
+    return _check_drawn(fig, min_pt, max_width)
+
+
+def _on_draw(event):
+    _check_drawn(event.canvas.figure)
+
+
+def _watch(fig):
+    """figure.hooks entry installed by use_style: check the figure every time it is drawn."""
+    fig.canvas.mpl_connect("draw_event", _on_draw)
+    _ipython_png_formatter()
+
+
+_HOOK = f"{__name__}:_watch"
+
+
+def _ipython_png_formatter():
+    """In IPython, write inline figures' PNGs with their smallest font size recorded."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:  # pragma: no cover - the book's environment has IPython
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        if getattr(formatter.lookup_by_type(mpl.figure.Figure), "_lstm_tagged", False):
+            return
+    except KeyError:  # no printer for figures yet (no inline backend): ours is the first
+        pass
+
+    def png(fig):
+        data = print_figure(fig, "png")
+        return None if data is None else tag_png(data, smallest_font(fig))
+
+    png._lstm_tagged = True
+    formatter.for_type(mpl.figure.Figure, png)
+
+
+# --- PNG metadata: the DPI (pHYs) and the smallest font (tEXt) ------------------------------------
+
+def _chunks(png):
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"not a PNG: starts with {png[:8]!r}")
+    pos = 8
+    while pos < len(png):
+        (n,) = struct.unpack(">I", png[pos:pos + 4])
+        kind = png[pos + 4:pos + 8]
+        yield kind, png[pos + 8:pos + 8 + n], pos
+        pos += 12 + n
+
+
+def tag_png(png, min_font_pt):
+    """`png` with a tEXt chunk recording its smallest font size (None: no text, nothing added)."""
+    if min_font_pt is None:
+        return png
+    data = FONT_KEY.encode("latin-1") + b"\0" + f"{min_font_pt:g}".encode("latin-1")
+    chunk = struct.pack(">I", len(data)) + b"tEXt" + data
+    chunk += struct.pack(">I", zlib.crc32(b"tEXt" + data) & 0xFFFFFFFF)
+    end = next(pos for kind, _, pos in _chunks(png) if kind == b"IEND")
+    return png[:end] + chunk + png[end:]
+
+
+def png_info(png):
+    """{"width", "height" (pixels), "dpi" (from pHYs, None if absent), "min_font_pt" (None if
+    absent)} of PNG bytes written by the book."""
+    info = {"dpi": None, "min_font_pt": None}
+    for kind, data, _ in _chunks(png):
+        if kind == b"IHDR":
+            info["width"], info["height"] = struct.unpack(">II", data[:8])
+        elif kind == b"pHYs":
+            x, y, unit = struct.unpack(">IIB", data)
+            if unit == 1:  # pixels per metre
+                info["dpi"] = round(x * 0.0254, 1)
+        elif kind == b"tEXt":
+            key, _, value = data.partition(b"\0")
+            if key == FONT_KEY.encode("latin-1"):
+                info["min_font_pt"] = float(value)
+    return info
+
 
 # colours: one per gate, used across the book
 COLORS = {"forget": "#d1495b", "input": "#2e86ab", "output": "#3c9d5d", "state": "#edae49"}

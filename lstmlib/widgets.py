@@ -18,22 +18,29 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image as PILImage
 
-from lstmlib.viz import DPI
+from lstmlib.viz import DPI, _check_drawn, tag_png
 
 FRAME_COLORS = 96  # palette size of a frame: plots use few colours, and pages stay light
 
 
 def png_bytes(fig, *, dpi=DPI, colors=FRAME_COLORS):
-    """The figure as compact, reproducible PNG bytes (palette PNG, no timestamp metadata)."""
+    """The figure as compact, reproducible PNG bytes (palette PNG, no timestamp metadata).
+
+    The figure is checked first (`lstmlib.viz.check_figure`: a FigureStyleError names any text under
+    10 pt, or a figure wider than the column). The PNG records its DPI (pHYs) and its smallest
+    font size (a tEXt chunk read by `lstmlib.viz.png_info`), so a browser test can tell how many
+    CSS pixels one point of it gets on the page.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    min_pt = _check_drawn(fig)  # after the draw, so tick labels have their text (one draw only)
     buf.seek(0)
     # a fast octree palette and no extra zlib passes: a frame costs little more than its render
     img = PILImage.open(buf).convert("RGB").quantize(colors=colors, method=PILImage.Quantize.FASTOCTREE,
                                                      dither=PILImage.Dither.NONE)
     out = io.BytesIO()
-    img.save(out, format="png")
-    return out.getvalue()
+    img.save(out, format="png", dpi=(dpi, dpi))
+    return tag_png(out.getvalue(), min_pt)
 
 
 class FrameSlider(widgets.VBox):
