@@ -13,10 +13,14 @@ from lstmlib.viz import (  # noqa: E402
     COLUMN_WIDTH,
     DPI,
     FAINT,
+    STATE_TEXT,
     STYLE,
     FigureStyleError,
     check_figure,
     draw_cell,
+    draw_gate,
+    draw_long_short,
+    draw_memory_path,
     draw_unrolled,
     figsize,
     png_info,
@@ -48,25 +52,20 @@ def test_cell_diagram_names_every_symbol():
 def test_highlight_colours_only_that_part(part):
     ax = draw_cell(highlight=part)
     colours = {matplotlib.colors.to_hex(t.get_color()) for t in ax.texts}
-    assert COLORS[part] in colours
-    others = {COLORS[p] for p in COLORS if p != part}
+    own = STATE_TEXT if part == "state" else COLORS[part]
+    assert own in colours
+    others = {COLORS[p] for p in COLORS if p != part} | ({STATE_TEXT} if part != "state" else set())
     assert not colours & others
     assert FAINT in colours
     plt.close(ax.figure)
 
 
-def test_step_values_are_written(trace):
-    step = trace.at(1)
-    ax = draw_cell(step=step)
-    line = next(t for t in texts(ax) if t.startswith(r"$h_t$ ="))
-    assert line.endswith("[" + " ".join(f"{x:+.2f}" for x in step.h).replace("-0.00", "+0.00") + "]")
-    plt.close(ax.figure)
-
-
-def test_unrolled_writes_trace_values(trace):
-    ax = draw_unrolled(trace, steps=3, unit=1)
-    assert any(t == f"$h_{{2}}$ = {trace.h[1, 1]:+.3f}" for t in texts(ax))
-    plt.close(ax.figure)
+def test_every_diagram_is_drawn_for_the_column(trace):
+    for ax in (draw_cell(), draw_cell(step=trace.at(1)), draw_unrolled(trace), draw_gate(),
+               draw_gate(v=[1.0, -2.0], t=[0.5, 0.25]), draw_memory_path(trace), draw_long_short()):
+        assert ax.figure.get_size_inches()[0] == COLUMN_WIDTH
+        assert check_figure(ax.figure) >= 10
+        plt.close(ax.figure)
 
 
 def test_bad_arguments_are_named(trace, rng):
