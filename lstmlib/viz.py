@@ -216,7 +216,7 @@ OPS = {  # name: (x, y, symbol, part)
 SYMBOLS = {  # quantity: (x, y, TeX) — where its name is written on the cell
     "f": (1.45, 3.5, r"$f_t$"), "i": (3.15, 3.25, r"$i_t$"), "c_tilde": (5.45, 3.25, r"$\tilde{c}_t$"),
     "o": (7.15, 3.0, r"$o_t$"), "F": (2.45, 5.95, r"$F_t$"), "I": (4.8, 4.4, r"$I_t$"),
-    "c": (6.9, 5.95, r"$c_t$"), "c_prime": (8.95, 4.2, r"$c'_t$"), "h": (8.45, 1.25, r"$h_t$"),
+    "c": (6.9, 5.95, r"$c_t$"), "c_prime": (8.45, 2.9, r"$c'_t$"), "h": (8.45, 1.25, r"$h_t$"),
 }
 PART_OF = {"f": "forget", "F": "forget", "i": "input", "c_tilde": "input", "I": "input",
            "c": "state", "o": "output", "c_prime": "output", "h": "output"}
