@@ -112,7 +112,8 @@ def check_figure(fig, *, min_pt=MIN_FONT_PT, max_width=COLUMN_WIDTH):
 
 
 def _on_draw(event):
-    _check_drawn(event.canvas.figure)
+    fig = event.canvas.figure
+    fig._lstm_min_font = _check_drawn(fig)  # kept for png_bytes, which then need not check again
 
 
 def _watch(fig):

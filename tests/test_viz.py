@@ -468,3 +468,15 @@ def test_new_diagrams_refuse_what_they_cannot_draw(trace, rng):
     with pytest.raises(ValueError, match="draw_memory_path draws one sequence"):
         draw_memory_path(batched)
     plt.close("all")
+
+
+def test_png_bytes_under_the_style_checks_once_and_records_the_font(styled):
+    fig, ax = plt.subplots(figsize=figsize(1.5))
+    ax.plot([0, 1])
+    ax.set_title("title", fontsize=13)
+    assert png_info(png_bytes(fig))["min_font_pt"] == 10
+    ax.tick_params(labelsize=12)
+    assert png_info(png_bytes(fig))["min_font_pt"] == 12  # the record follows the figure
+    ax.set_xlabel("small", fontsize=9)
+    with pytest.raises(FigureStyleError, match="'small' at 9 pt"):
+        png_bytes(fig)
