@@ -8,7 +8,8 @@ Figures are measured as a reader sees them in a 1200 px wide window: every image
 (figures, static fallbacks, each control's frame before and after its sliders move) must show at
 least MIN_PX_PER_PT CSS px per point, (dpi / 72) x displayed width / natural width, with the dpi and
 the smallest font size read from the PNG itself (lstmlib.viz.png_info), and no text under 10 pt.
-The smallest value per page is written to _build/figure-sizes.json. BOOK_HTML=<dir> measures
+The smallest value per page is written to figure-sizes.json beside the build (_build/ for
+_build/html). BOOK_HTML=<dir> measures
 another build (for example an older one kept for comparison).
 """
 
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
 SHOTS = ROOT / "_build" / "screenshots"
-SIZES = ROOT / "_build" / "figure-sizes.json"
+SIZES = SITE.parent / "figure-sizes.json"  # _build/figure-sizes.json for the book in _build/html
 WINDOW = {"width": 1200, "height": 900}  # a laptop's window: the book's column is about 700 px
 MIN_PX_PER_PT = 1.2  # 10 pt text then shows at 12 CSS px or more (body text is 16 px)
 CHROMIUM = "/usr/bin/chromium"
