@@ -5,12 +5,12 @@ to another host is aborted and counted as a failure: the book must be complete o
 strict build (`make browser` does both); screenshots go to _build/screenshots/ for a person to see.
 
 Figures are measured as a reader sees them in a 1200 px wide window: every image of every page
-(figures, static fallbacks, each control's frame before and after its sliders move) must show at
+(figures, static fallbacks, each control's frame before and after its sliders move, and every frame
+in the widget state) must show at
 least MIN_PX_PER_PT CSS px per point, (dpi / 72) x displayed width / natural width, with the dpi and
 the smallest font size read from the PNG itself (lstmlib.viz.png_info), and no text under 10 pt.
 The smallest value per page is written to figure-sizes.json beside the build (_build/ for
-_build/html). BOOK_HTML=<dir> measures
-another build (for example an older one kept for comparison).
+_build/html). BOOK_HTML=<dir> measures another build (for example an older one kept for comparison).
 """
 
 import base64
