@@ -385,7 +385,9 @@ class CharConfig:
     seq_len: int = 64          # T: characters per chunk (the truncation of BPTT)
     batch_size: int = 32       # B: parallel streams, each a contiguous part of the training text
     steps: int = 2000          # optimizer steps, one chunk of every stream each
-    lr: float = 2e-3           # Adam's learning rate
+    lr: float = 2e-3           # Adam's learning rate η at step 1 ...
+    lr_final: float | None = None  # ... falling linearly to this at step decay_steps (None: fixed)
+    decay_steps: int = 1       # the step at which η reaches lr_final (the same for a shorter run)
     clip: float = 1.0          # max global gradient norm
     eval_every: int = 100      # steps between two scores on the validation text
     seed: int = 0              # seed of the initial weights
@@ -405,6 +407,7 @@ class CharHistory:
     eval_cpu: np.ndarray       # (n_evals,) CPU seconds (user + system) of training up to then
     eval_wall: np.ndarray      # (n_evals,) wall-clock seconds of training up to then
     samples: dict              # {(step, temperature): (sample_len,) ids of the sample}
+    lr: np.ndarray = None      # (steps,) the learning rate of every step
 
     def arrays(self):
         """The history as named arrays, for `CharLSTM.save`."""
@@ -443,6 +446,14 @@ def chunks(ids, batch_size, seq_len):
             yield ids[pos], ids[pos + 1], k == 0
 
 
+def learning_rate(config, step):
+    """η at `step` (1, 2, ...): lr, falling linearly to lr_final at decay_steps, then lr_final."""
+    if config.lr_final is None:
+        return config.lr
+    frac = min(max(step - 1, 0) / max(config.decay_steps - 1, 1), 1.0)
+    return config.lr + frac * (config.lr_final - config.lr)
+
+
 def train_char(model, train_ids, val_ids, config=CharConfig(), *, progress=False):
     """Train `model` in place with Adam on chunks of train_ids; score val_ids every eval_every steps.
 
@@ -455,7 +466,7 @@ def train_char(model, train_ids, val_ids, config=CharConfig(), *, progress=False
     optimizer = Adam(config.lr)
     params = model.params
     stream = chunks(train_ids, config.batch_size, config.seq_len)
-    train_bits, norms = [], []
+    train_bits, norms, rates = [], [], []
     eval_step, val_bits, eval_cpu, eval_wall = [], [], [], []
     samples = {}
     cpu = wall = 0.0
@@ -470,11 +481,13 @@ def train_char(model, train_ids, val_ids, config=CharConfig(), *, progress=False
             raise FloatingPointError(f"the loss or a gradient became non-finite at step {step} "
                                      f"(loss = {bits}); lower the learning rate ({config.lr})")
         grads, norm = clip_grad_norm(grads, config.clip)
+        optimizer.lr = learning_rate(config, step)
         optimizer.step(params, grads)
         cpu += time.process_time() - c0
         wall += time.perf_counter() - w0
         train_bits.append(bits)
         norms.append(norm)
+        rates.append(optimizer.lr)
         if step % config.eval_every == 0 or step == config.steps:
             eval_step.append(step)
             val_bits.append(model.bits(val_ids))
@@ -487,14 +500,14 @@ def train_char(model, train_ids, val_ids, config=CharConfig(), *, progress=False
     return CharHistory(train_bits=np.array(train_bits), grad_norm=np.array(norms),
                        eval_step=np.array(eval_step), val_bits=np.array(val_bits),
                        eval_cpu=np.array(eval_cpu), eval_wall=np.array(eval_wall),
-                       samples=samples)
+                       samples=samples, lr=np.array(rates))
 
 
 # --- the book's run ------------------------------------------------------------------------------
 
-BOOK_CONFIG = CharConfig(hidden_sizes=(128, 128), seq_len=64, batch_size=32, steps=2000, lr=2e-3,
-                         clip=1.0, eval_every=100, seed=0, sample_steps=(100, 500, 2000),
-                         temperatures=(0.5, 1.0), sample_len=300)
+BOOK_CONFIG = CharConfig(hidden_sizes=(128, 128), seq_len=64, batch_size=32, steps=3000, lr=1e-2,
+                         lr_final=1e-3, decay_steps=3000, clip=1.0, eval_every=100, seed=0,
+                         sample_steps=(100, 500, 3000), temperatures=(0.5, 1.0), sample_len=300)
 WEIGHTS_FILE = "charmodel.npz"  # in lstmlib/data: written by `make charmodel`
 
 

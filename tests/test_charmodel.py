@@ -15,6 +15,7 @@ from lstmlib.charmodel import (
     code_features,
     cross_entropy_bits,
     load_book_model,
+    learning_rate,
     load_corpus,
     ngram_bits,
     split_text,
@@ -242,3 +243,78 @@ def test_committed_weights_are_the_end_of_the_recorded_run(book_model, data):
     for tau in BOOK_CONFIG.temperatures:  # the last samples were drawn from these weights
         again = model.sample(BOOK_CONFIG.sample_len, temperature=tau, seed=last)
         np.testing.assert_array_equal(again, history.samples[(last, tau)])
+
+
+# --- torch.nn.LSTM as an oracle ------------------------------------------------------------------------
+
+TORCH_STEPS = 500  # a prefix of the book's run, so that the test stays short (see the report)
+
+
+def _torch_twin(model):
+    """torch.nn.LSTM + Linear holding the same weights as `model` (torch's gate order is i, f, g, o)."""
+    torch = pytest.importorskip("torch")
+    sizes = model.hidden_sizes
+    assert len(set(sizes)) == 1, "nn.LSTM stacks layers of one size"
+    H = sizes[0]
+    lstm = torch.nn.LSTM(model.V, H, num_layers=len(sizes))
+    readout = torch.nn.Linear(H, model.V)
+    order = np.concatenate([np.arange(H) + k * H for k in (1, 0, 2, 3)])  # ours f, i, c, o
+    with torch.no_grad():
+        for l, cell in enumerate(model.layers):
+            getattr(lstm, f"weight_hh_l{l}").copy_(torch.from_numpy(cell.W[order, :H]))
+            getattr(lstm, f"weight_ih_l{l}").copy_(torch.from_numpy(cell.W[order, H:]))
+            getattr(lstm, f"bias_ih_l{l}").copy_(torch.from_numpy(cell.b[order]))
+            getattr(lstm, f"bias_hh_l{l}").zero_()
+        readout.weight.copy_(torch.from_numpy(model.W_y))
+        readout.bias.copy_(torch.from_numpy(model.b_y))
+    return torch, lstm, readout
+
+
+def _torch_bits(torch, lstm, readout, ids, state=None):
+    x = torch.nn.functional.one_hot(torch.from_numpy(ids[:-1]), readout.out_features).float()
+    out, state = lstm(x[:, None] if x.ndim == 2 else x, state)
+    logits = readout(out)
+    y = torch.from_numpy(ids[1:]).reshape(logits.shape[:-1])
+    nats = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    return nats / math.log(2.0), state
+
+
+def test_torch_lstm_trained_the_same_way_reaches_a_similar_validation_loss(data, book_model):
+    # The same initial weights, chunks, loss (bits), Adam and clipping, in torch. The first loss
+    # must agree to float32 rounding; after TORCH_STEPS steps the two runs have drifted apart by
+    # rounding (training is chaotic), so only the validation bits are compared, within 0.05 bits.
+    vocab, train_ids, val_ids, _ = data
+    _, history = book_model
+    cfg = BOOK_CONFIG
+    model = CharLSTM(len(vocab), cfg.hidden_sizes, seed=cfg.seed)
+    torch, lstm, readout = _torch_twin(model)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    params = list(lstm.parameters()) + list(readout.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    stream = chunks(train_ids, cfg.batch_size, cfg.seq_len)
+    state = None
+    for step in range(1, TORCH_STEPS + 1):
+        x, y, new_epoch = next(stream)
+        if new_epoch:
+            state = None
+        xs = torch.nn.functional.one_hot(torch.from_numpy(x), len(vocab)).float()  # (T, B, V)
+        out, state = lstm(xs, state)
+        logits = readout(out)
+        nats = torch.nn.functional.cross_entropy(logits.reshape(-1, len(vocab)),
+                                                 torch.from_numpy(y).reshape(-1))
+        bits = nats / math.log(2.0)
+        if step == 1:
+            assert bits.item() == pytest.approx(history.train_bits[0], rel=1e-5)
+        opt.zero_grad()
+        bits.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        opt.step()
+        state = tuple(s.detach() for s in state)
+    with torch.no_grad():
+        torch_val, _ = _torch_bits(torch, lstm, readout, val_ids)
+    k = int(np.flatnonzero(history.eval_step == TORCH_STEPS)[0])
+    ours = history.val_bits[k]
+    assert abs(torch_val.item() - ours) < 0.05, (torch_val.item(), ours)
