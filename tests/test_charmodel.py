@@ -317,4 +317,17 @@ def test_torch_lstm_trained_the_same_way_reaches_a_similar_validation_loss(data,
         torch_val, _ = _torch_bits(torch, lstm, readout, val_ids)
     k = int(np.flatnonzero(history.eval_step == TORCH_STEPS)[0])
     ours = history.val_bits[k]
+    print(f"validation after {TORCH_STEPS} steps: torch {torch_val.item():.4f} bits/char, "
+          f"numpy {ours:.4f}")
     assert abs(torch_val.item() - ours) < 0.05, (torch_val.item(), ours)
+
+
+def test_escaped_quotes_and_triple_quotes_by_hand():
+    src = "s = 'a\\'b' + \"\"\"x\n'y'\"\"\"  # (\n"
+    f = code_features(src)
+    want = "".join(str(v) for v in f["in_string"])
+    # 's', ' ', '=', ' ', then 'a\'b' (open quote .. before the closing one), then the triple
+    # string with its newline and inner quotes, then the comment
+    assert want == "0000" + "11111" + "0" + "000" + "111" + "1" + "1" + "111" + "000" + "0" * 6
+    assert f["in_comment"][-4:].tolist() == [1, 1, 1, 0]
+    assert f["depth"].max() == 0  # the ( is inside a comment
