@@ -102,7 +102,7 @@ def test_examples_in_the_docs_run(doc):
 
 # --- a clean environment -----------------------------------------------------------------------
 
-def clean_env(tmp):
+def clean_env(tmp, constraints=True):
     """The environment of a new machine: no PYTHONPATH, no Jupyter or IPython settings of ours."""
     env = {k: v for k, v in os.environ.items()
            if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"}
@@ -111,7 +111,8 @@ def clean_env(tmp):
                 "MPLCONFIGDIR"):
         env[var] = str(tmp / "home" / var.lower())
     env["PATH"] = f"{tmp / 'venv' / 'bin'}{os.pathsep}{env['PATH']}"
-    env["PIP_CONSTRAINT"] = str(ROOT / "constraints.txt")  # the exact versions the tests ran with
+    if constraints:  # the exact versions the tests ran with
+        env["PIP_CONSTRAINT"] = str(ROOT / "constraints.txt")
     return env
 
 
@@ -137,9 +138,13 @@ def release_repository(tmp):
     return repo, run([*git, "rev-parse", "HEAD"]).strip()
 
 
-def run_book_in_clean_venv(tmp, preinstall=()):
-    """Execute every chapter in a new venv (a kernel, plus `preinstall`); return what happened."""
-    env = clean_env(tmp)
+def run_book_in_clean_venv(tmp, preinstall=(), constraints=True):
+    """Execute every chapter in a new venv (a kernel, plus `preinstall`); return what happened.
+
+    With constraints=False, pip picks versions as it would for a reader (e.g. on Colab, where the
+    packages of `preinstall` are there before the install cell runs).
+    """
+    env = clean_env(tmp, constraints)
     repo, commit = release_repository(tmp)
     timings = {}
     start = time.perf_counter()
