@@ -139,18 +139,23 @@ def test_opening_and_saving_a_chapter_in_jupyterlab_changes_nothing(tmp_path):
 
             page.route("**/*", route)
             page.goto(f"{server.url}/lab/tree/{chapter.name}?token={TOKEN}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            # the kernel has started and answered: Jupyter has what it writes into the metadata
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                                   timeout=120_000)
+            # the kernel has started and answered (the status bar says so): Jupyter now has all it
+            # writes into the metadata; and every cell of the chapter is on the page
+            status = f"{KERNELSPEC['display_name']} | Idle"
+            page.get_by_text(status, exact=True).wait_for(timeout=120_000)
+            cells = len(nbformat.read(chapter, as_version=4).cells)
+            page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell').length"
+                                   f" === {cells}", timeout=60_000)
             saved = len(re.findall("Saving file", server.log.read_text()))
-            page.click("text=File")
-            page.click("li.lm-Menu-item[data-command='docmanager:save']")
+            page.get_by_role("menuitem", name="File", exact=True).click()
+            page.locator("li.lm-Menu-item[data-command='docmanager:save']").click()
             deadline = time.monotonic() + 60
             while len(re.findall("Saving file", server.log.read_text())) == saved:
-                assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
-                time.sleep(0.2)
-            time.sleep(1)  # the file is written right after the log line
+                if time.monotonic() > deadline:
+                    page.screenshot(path=tmp_path / "not-saved.png")
+                    pytest.fail(f"JupyterLab did not save the notebook (see {tmp_path}/not-saved.png)")
+                page.wait_for_timeout(200)  # (not time.sleep: the route above runs only in here)
+            page.wait_for_timeout(1000)  # the file is written right after the log line
             browser.close()
     finally:
         server.stop()
