@@ -44,8 +44,8 @@ def vendor_html_manager(dest):
     with urllib.request.urlopen(meta, timeout=60) as response:
         dist = json.load(response)["dist"]
     if dist.get("integrity") != pkg["integrity"]:
-        raise RuntimeError(f"{meta} gives the integrity {dist.get('integrity')}, "
-                           f"not the {pkg['integrity']} recorded in vendor.json")
+        raise RuntimeError(f"{meta}: the registry's integrity {dist.get('integrity')} does not "
+                           f"match the recorded {pkg['integrity']} (vendor.json)")
     with urllib.request.urlopen(dist["tarball"], timeout=120) as response:
         tarball = response.read()
     algo, want = pkg["integrity"].split("-", 1)

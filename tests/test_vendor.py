@@ -37,3 +37,23 @@ def test_a_checksum_that_does_not_match_stops_the_build(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="integrity"):
         ext.vendor_html_manager(tmp_path / "widgets")
     assert not (tmp_path / "widgets").exists(), "nothing is unpacked from an unchecked tarball"
+
+
+def test_a_tarball_whose_bytes_differ_is_refused(tmp_path, monkeypatch):
+    import io
+    import urllib.request
+
+    ext = load_extension()
+    real = urllib.request.urlopen
+
+    def tampered(url, *args, **kwargs):
+        response = real(url, *args, **kwargs)
+        if not str(url).endswith(".tgz"):
+            return response
+        with response:
+            return io.BytesIO(response.read() + b"\0")  # one byte more, same registry metadata
+
+    monkeypatch.setattr(urllib.request, "urlopen", tampered)
+    with pytest.raises(RuntimeError, match="checksum"):
+        ext.vendor_html_manager(tmp_path / "widgets")
+    assert not (tmp_path / "widgets").exists()
