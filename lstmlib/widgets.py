@@ -18,22 +18,29 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image as PILImage
 
-from lstmlib.viz import DPI
+from lstmlib.viz import DPI, _check_drawn, tag_png
 
 FRAME_COLORS = 96  # palette size of a frame: plots use few colours, and pages stay light
 
 
 def png_bytes(fig, *, dpi=DPI, colors=FRAME_COLORS):
-    """The figure as compact, reproducible PNG bytes (palette PNG, no timestamp metadata)."""
+    """The figure as compact, reproducible PNG bytes (palette PNG, no timestamp metadata).
+
+    The figure is checked first (`lstmlib.viz.check_figure`: a FigureStyleError names any text under
+    10 pt, or a figure wider than the column). The PNG records its DPI (pHYs) and its smallest
+    font size (a tEXt chunk read by `lstmlib.viz.png_info`), so a browser test can tell how many
+    CSS pixels one point of it gets on the page.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    min_pt = _check_drawn(fig)  # after the draw, so tick labels have their text (one draw only)
     buf.seek(0)
     # a fast octree palette and no extra zlib passes: a frame costs little more than its render
     img = PILImage.open(buf).convert("RGB").quantize(colors=colors, method=PILImage.Quantize.FASTOCTREE,
                                                      dither=PILImage.Dither.NONE)
     out = io.BytesIO()
-    img.save(out, format="png")
-    return out.getvalue()
+    img.save(out, format="png", dpi=(dpi, dpi))
+    return tag_png(out.getvalue(), min_pt)
 
 
 class FrameSlider(widgets.VBox):
@@ -46,11 +53,15 @@ class FrameSlider(widgets.VBox):
         self.values = values  # list of values, or (values_a, values_b) for two sliders
 
     def __repr__(self):
-        # the text/plain output nbval compares: what the control is, not its frames' bytes
+        # The text/plain output: what a notebook shows before its cells run (or where the widget
+        # front end is missing), and what nbval compares. Stable: no model ids, no frame bytes.
         sliders = [c for c in self.children if isinstance(c, widgets.SelectionSlider)]
         shape = " x ".join(str(len(s.options)) for s in sliders)
         names = ", ".join(s.description for s in sliders)
-        return f"FrameSlider({names}: {shape} frames)"
+        return (f"FrameSlider({names}: {shape} frames): the slider{'s' if len(sliders) > 1 else ''} "
+                f"and figure appear here once the notebook's cells have run.\n"
+                f"If this text stays after running them, reload the page: the widget front end "
+                f"was installed after the page was opened.")
 
 
 def _labels(values, fmt):
@@ -61,6 +72,8 @@ def _labels(values, fmt):
 
 
 def _index(values, default, name):
+    """The index a slider opens on: that of `default`, or with no default the middle value,
+    index len(values) // 2 (for an even number of values, the upper of the two middle ones)."""
     values = list(values)
     if len(values) < 2:
         raise ValueError(f"{name} needs at least two values; got {len(values)}")
@@ -100,6 +113,11 @@ def _caption(caption):
 def frame_slider(draw, values, *, label, caption, default=None, fmt="{:.2f}", alt=None):
     """One slider over `values`, showing the precomputed frame `draw(value)` for each.
 
+    The control opens on `default` (which must be one of `values`); with no default, on the middle
+    value, index len(values) // 2: of 5 values the 3rd, of 4 values the 3rd (the upper middle one).
+    The slider's index is linked in the browser (`jslink`) to the Stack of frames, frame k for
+    values[k].
+
     alt(value) -> str describes one frame (default: the caption and the slider's value).
     Returns a FrameSlider (a VBox: slider, frames, caption) that works with or without a kernel.
     """
@@ -115,7 +133,10 @@ def frame_slider2(draw, values_a, values_b, *, labels, caption, defaults=(None, 
                   fmts=("{:.2f}", "{:.2f}"), alt=None):
     """Two sliders: frames `draw(a, b)` for every pair, nested Stacks switched in the browser.
 
-    The first slider picks a row of frames, the second a frame within every row.
+    The first slider picks a row of frames (the outer Stack follows slider a), the second a frame
+    within every row (every row's Stack follows slider b): frame [j][k] is draw(values_a[j],
+    values_b[k]). Each slider opens on its default, or with none on its middle value, index
+    len(values) // 2 (the upper middle one for an even number of values), as in `frame_slider`.
     """
     values_a, values_b = list(values_a), list(values_b)
     sa = _slider(values_a, defaults[0], labels[0], fmts[0])

@@ -3,10 +3,20 @@
 Serves _build/html on 127.0.0.1 and drives Debian's Chromium headless with Playwright. Every request
 to another host is aborted and counted as a failure: the book must be complete offline. Run after a
 strict build (`make browser` does both); screenshots go to _build/screenshots/ for a person to see.
+
+Figures are measured as a reader sees them in a 1200 px wide window: every image of every page
+(figures, static fallbacks, each control's frame before and after its sliders move) must show at
+least MIN_PX_PER_PT CSS px per point, (dpi / 72) x displayed width / natural width, with the dpi and
+the smallest font size read from the PNG itself (lstmlib.viz.png_info), and no text under 10 pt.
+The smallest value per page is written to _build/figure-sizes.json. BOOK_HTML=<dir> measures
+another build (for example an older one kept for comparison).
 """
 
+import base64
 import functools
 import http.server
+import json
+import os
 import tempfile
 import threading
 from pathlib import Path
@@ -14,11 +24,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lstmlib.viz import MIN_FONT_PT, png_info
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
+SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
 SHOTS = ROOT / "_build" / "screenshots"
+SIZES = ROOT / "_build" / "figure-sizes.json"
+WINDOW = {"width": 1200, "height": 900}  # a laptop's window: the book's column is about 700 px
+MIN_PX_PER_PT = 1.2  # 10 pt text then shows at 12 CSS px or more (body text is 16 px)
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
@@ -65,7 +80,7 @@ def _context(chromium, **options):
     profile = tempfile.TemporaryDirectory()  # a fresh profile for every browser
     context = chromium.launch_persistent_context(
         profile.name, executable_path=CHROMIUM, args=FLAGS, headless=True,
-        viewport={"width": 1280, "height": 900}, **options)
+        viewport=WINDOW, **options)
     return context, profile
 
 
@@ -120,6 +135,72 @@ def visit(browser, server):
         v.close()
 
 
+def png_of(page, img, base):
+    """The bytes of an <img>: decoded from a data: URI, read from the built book, or fetched."""
+    src = img.evaluate("(img) => img.currentSrc || img.src")
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    if src.startswith(base + "/"):
+        return (SITE / src[len(base) + 1:].split("#")[0].split("?")[0]).read_bytes()
+    data = page.evaluate("""async (src) => {
+        const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+        let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s); }""", src)
+    return base64.b64decode(data)
+
+
+def measure(page, img, base, where):
+    """How one shown image reads: CSS px per point and its smallest font, from its own PNG."""
+    shown = img.evaluate("""(img) => ({width: img.getBoundingClientRect().width,
+                                       natural: img.naturalWidth, alt: img.alt || ''})""")
+    png = png_of(page, img, base)
+    info = png_info(png) if png[:8] == b"\x89PNG\r\n\x1a\n" else {"dpi": None, "min_font_pt": None}
+    scale = shown["width"] / shown["natural"] if shown["natural"] else None
+    px_per_pt = info["dpi"] / 72 * scale if info["dpi"] and scale else None
+    return {"where": where, "alt": shown["alt"][:120], "png": png[:8] == b"\x89PNG\r\n\x1a\n",
+            "dpi": info["dpi"], "natural_px": shown["natural"], "shown_px": round(shown["width"], 1),
+            "scale": round(scale, 4) if scale else None,
+            "px_per_pt": round(px_per_pt, 3) if px_per_pt else None, "min_font_pt": info["min_font_pt"]}
+
+
+def record(doc, kind, sizes):
+    """Write the page's smallest px per point (and every measurement) to _build/figure-sizes.json."""
+    SIZES.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads(SIZES.read_text()) if SIZES.exists() else {}
+    entry = table.setdefault(doc, {})
+    entry[kind] = sizes
+    every = [m for k in ("figures", "frames", "fallbacks") for m in entry.get(k, [])]
+    entry["min_px_per_pt"] = min((m["px_per_pt"] for m in every if m["px_per_pt"]), default=None)
+    entry["min_scale"] = min((m["scale"] for m in every if m["scale"]), default=None)
+    entry["without_dpi"] = sum(m["dpi"] is None for m in every)
+    fonts = [m["min_font_pt"] for m in every if m["min_font_pt"] is not None]
+    entry["min_font_pt"] = min(fonts, default=None)
+    entry["unrecorded_fonts"] = sum(m["min_font_pt"] is None for m in every)
+    SIZES.write_text(json.dumps(table, indent=1, sort_keys=True))
+    print(f"{doc} {kind}: smallest {entry['min_px_per_pt']} px/pt over {len(sizes)} image(s)")
+
+
+def assert_readable(sizes):
+    problems = []
+    for m in sizes:
+        if not m["png"]:
+            problems.append(f"{m['where']}, image {m['alt']!r}: not a PNG, so its size cannot be measured")
+            continue
+        if m["dpi"] is None:
+            problems.append(f"{m['where']}, image {m['alt']!r}: the PNG records no dpi (pHYs); draw it "
+                            f"with lstmlib.viz's style or png_bytes")
+        elif m["px_per_pt"] < MIN_PX_PER_PT:
+            problems.append(f"{m['where']}, image {m['alt']!r}: {m['px_per_pt']:.2f} CSS px per point "
+                            f"(dpi {m['dpi']:g}, {m['natural_px']} px shown at {m['shown_px']} px); "
+                            f"at least {MIN_PX_PER_PT} needed")
+        if m["min_font_pt"] is None:
+            problems.append(f"{m['where']}, image {m['alt']!r}: no smallest-font record in the PNG "
+                            f"(draw it after lstmlib.viz.use_style(), or with png_bytes)")
+        elif m["min_font_pt"] < MIN_FONT_PT:
+            problems.append(f"{m['where']}, image {m['alt']!r}: text at {m['min_font_pt']:g} pt, "
+                            f"under {MIN_FONT_PT} pt")
+    assert not problems, "figures too small to read:\n" + "\n".join(problems)
+
+
 @pytest.mark.parametrize("doc", PAGES)
 def test_page_loads_offline_with_math_typeset(visit, doc):
     v = visit(doc)
@@ -138,6 +219,23 @@ def test_page_loads_offline_with_math_typeset(visit, doc):
     assert math["errors"] == 0, f"MathJax errors: {math}"
     text = v.page.inner_text("main")
     assert "$$" not in text and "\\(" not in text and "\\begin{" not in text
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_every_figure_is_readable_at_a_1200_px_window(visit, doc):
+    """Every image shown in the page's content (figures and each control's opening frame)."""
+    v = visit(doc)
+    page = v.page
+    if controls_of(doc):
+        page.wait_for_function("() => document.querySelectorAll('.widget-subarea img.lstm-frame')"
+                               ".length > 0")
+        page.wait_for_timeout(300)
+    images = [img for img in page.query_selector_all("main img") if img.is_visible()]
+    for img in images:
+        img.scroll_into_view_if_needed()
+    sizes = [measure(page, img, v.base, doc) for img in images]
+    record(doc, "figures", sizes)
+    assert_readable(sizes)
 
 
 @pytest.mark.parametrize("doc, following", list(zip(PAGES, PAGES[1:], strict=False)))
@@ -176,7 +274,7 @@ def test_every_slider_changes_its_figure_without_a_kernel(visit, doc):
     assert not any(f.is_visible() for f in fallbacks), "a static fallback is still shown"
     controls = page.query_selector_all(".widget-subarea")
     assert len(controls) == n_views
-    moved = 0
+    moved, sizes = 0, []
     for k, control in enumerate(controls):
         control.scroll_into_view_if_needed()
         handles = control.query_selector_all(".noUi-handle")
@@ -197,12 +295,15 @@ def test_every_slider_changes_its_figure_without_a_kernel(visit, doc):
             frame = visible_frame(control)
             assert frame.get_attribute("alt") != before_alt, f"slider {j} of control {k}: same alt"
             assert frame.screenshot() != before_img, f"slider {j} of control {k}: the figure did not change"
+            sizes.append(measure(page, frame, v.base, f"{doc}, control {k} after slider {j} moved"))
             moved += 1
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{Path(doc).name}-moved.png", full_page=True)
     assert v.errors == [], f"page errors: {v.errors}"
     assert v.outside == [] and v.failed == []
     assert moved >= 1
+    record(doc, "frames", sizes)
+    assert_readable(sizes)
 
 
 @pytest.fixture(scope="session")
@@ -224,13 +325,17 @@ def test_every_control_shows_a_figure_before_any_script(browser_without_scripts,
     n_views = len(page.query_selector_all('script[type="application/vnd.jupyter.widget-view+json"]'))
     figures = page.query_selector_all("img.lstm-fallback")
     assert len(figures) == n_views > 0
+    sizes = []
     for figure in figures:
         assert figure.is_visible()
         assert figure.get_attribute("alt").strip(), "a static figure without alt text"
         assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", figure)
+        sizes.append(measure(page, figure, server, f"{doc} without scripts"))
     page.screenshot(path=SHOTS / f"{Path(doc).name}-no-scripts.png", full_page=True)
     page.close()
     assert outside == []
+    record(doc, "fallbacks", sizes)
+    assert_readable(sizes)
 
 
 def test_every_page_with_widget_state_is_checked():

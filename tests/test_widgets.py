@@ -51,7 +51,7 @@ def test_png_bytes_is_a_reproducible_palette_png(draw):
 def test_frame_slider_keeps_draw_values_and_alt_text(draw):
     control = frame_slider(draw, [0.0, 0.5, 1.0], label="a", caption="A <line>")
     assert isinstance(control, FrameSlider) and control.values == [0.0, 0.5, 1.0]
-    assert repr(control) == "FrameSlider(a: 3 frames)"
+    assert repr(control).splitlines()[0].startswith("FrameSlider(a: 3 frames): the slider ")
     fs = frames(control)
     assert len(fs) == 3 and len({f.value for f in fs}) == 3
     assert [ALT.search(f.value).group(1) for f in fs] == [
@@ -64,9 +64,73 @@ def test_frame_slider2_has_a_frame_per_pair(draw):
     control = frame_slider2(draw, [0.0, 1.0], [0.0, 0.5, 1.0], labels=("a", "b"), caption="Two",
                             defaults=(1.0, 0.0))
     assert len(frames(control)) == 6 and control.values == ([0.0, 1.0], [0.0, 0.5, 1.0])
-    assert repr(control) == "FrameSlider(a, b: 2 x 3 frames)"
+    assert repr(control).splitlines()[0].startswith("FrameSlider(a, b: 2 x 3 frames): the sliders ")
     outer = control.children[2]
     assert outer.selected_index == 1 and all(row.selected_index == 0 for row in outer.children)
+
+
+def links_from(slider):
+    """(source trait, target model, target trait) of every jslink whose source is `slider`, read
+    from the widget state a page embeds (what the browser links), not from Python objects."""
+    state = widgets.Widget.get_manager_state(drop_defaults=True)["state"]
+    found = []
+    for model in state.values():
+        if model["model_name"] != "LinkModel":
+            continue
+        (source, s_trait), (target, t_trait) = model["state"]["source"], model["state"]["target"]
+        if source == f"IPY_MODEL_{slider.model_id}":
+            found.append((s_trait, target.removeprefix("IPY_MODEL_"), t_trait))
+    return found
+
+
+def alt_of(stack):
+    return [ALT.search(frame.value).group(1) for frame in stack.children]
+
+
+def test_the_slider_drives_its_own_stack_frame_k_for_value_k(draw):
+    control = frame_slider(draw, [0.1, 0.2, 0.3, 0.4], label="a", caption="C", default=0.2)
+    slider, stack = control.children[0], control.children[1]
+    assert links_from(slider) == [("index", stack.model_id, "selected_index")]
+    labels = [label for label, _ in slider.options]
+    assert [index for _, index in slider.options] == [0, 1, 2, 3]
+    assert alt_of(stack) == [f"C (a = {label})" for label in labels] == [
+        f"C (a = {v})" for v in ("0.10", "0.20", "0.30", "0.40")]
+    assert slider.index == stack.selected_index == 1
+
+
+def test_two_sliders_outer_stack_follows_a_and_every_row_follows_b(draw):
+    control = frame_slider2(draw, [0.0, 1.0, 2.0], [0.0, 0.5], labels=("a", "b"), caption="T")
+    sa, sb, outer = control.children[:3]
+    assert links_from(sa) == [("index", outer.model_id, "selected_index")]
+    rows = outer.children
+    assert sorted(links_from(sb)) == sorted(("index", row.model_id, "selected_index") for row in rows)
+    for j, row in enumerate(rows):  # row j is a = values_a[j], frame k in it is b = values_b[k]
+        assert alt_of(row) == [f"T (a = {j:.2f}, b = {b})" for b in ("0.00", "0.50")]
+
+
+@pytest.mark.parametrize("n, opens_on", [(2, 1), (3, 1), (4, 2), (5, 2), (6, 3)])
+def test_a_control_opens_on_the_middle_value_by_default(draw, n, opens_on):
+    values = [k / 10 for k in range(n)]
+    control = frame_slider(draw, values, label="a", caption="C")
+    slider, stack = control.children[0], control.children[1]
+    assert slider.index == stack.selected_index == opens_on
+    assert slider.value == opens_on and slider.label == f"{values[opens_on]:.2f}"
+    control = frame_slider2(draw, values, values[:3], labels=("a", "b"), caption="T")
+    sa, sb, outer = control.children[:3]
+    assert sa.index == outer.selected_index == opens_on
+    assert sb.index == 1 and all(row.selected_index == 1 for row in outer.children)
+
+
+def test_repr_tells_a_reader_what_to_do(draw):
+    control = frame_slider2(draw, [0.0, 1.0], [0.0, 0.5, 1.0], labels=("f", "i"), caption="T")
+    text = repr(control)
+    assert len(text.splitlines()) == 2 and text == repr(control)  # stable, two lines
+    first, second = text.splitlines()
+    assert first == ("FrameSlider(f, i: 2 x 3 frames): the sliders and figure appear here once "
+                     "the notebook's cells have run.")
+    assert second.startswith("If this text stays after running them, reload the page")
+    assert "front end" in second
+    assert "0x" not in text and control.model_id not in text
 
 
 def test_bad_values_are_named(draw):
