@@ -112,7 +112,8 @@ def check_figure(fig, *, min_pt=MIN_FONT_PT, max_width=COLUMN_WIDTH):
 
 
 def _on_draw(event):
-    _check_drawn(event.canvas.figure)
+    fig = event.canvas.figure
+    fig._lstm_min_font = _check_drawn(fig)  # kept for png_bytes, which then need not check again
 
 
 def _watch(fig):
@@ -234,11 +235,21 @@ def fmt(v, digits=2, sign=True):
     return s.replace("-", "\u2212")
 
 
-def _axes(ax, width, height):
-    """`ax`, or a new figure of `width` x `height` inches with one Axes filling it."""
+def _axes(ax, width, height, name):
+    """`ax`, or a new figure of `width` x `height` inches with one Axes filling it.
+
+    A given Axes must be at least 75 % as large: the diagram's text keeps its size in points, so
+    in a smaller Axes it would overlap the shrunken drawing.
+    """
     if ax is None:
         fig = plt.figure(figsize=(width, height))
-        ax = fig.add_axes((0, 0, 1, 1))
+        return fig.add_axes((0, 0, 1, 1))
+    box = ax.get_position()
+    w, h = box.width * ax.figure.get_figwidth(), box.height * ax.figure.get_figheight()
+    if w < 0.75 * width or h < 0.75 * height:
+        raise ValueError(f"{name} is drawn at the column's width, in an Axes of about {width:.1f} x "
+                         f"{height:.1f} in; got one of {w:.1f} x {h:.1f} in. Give it a figure of its "
+                         f"own (ax=None), or one Axes of figsize({height:.1f}).")
     return ax
 
 
@@ -307,7 +318,7 @@ def draw_cell(ax=None, *, highlight=None, step=None, unit=None):
     x0, x1, y1 = -1.6, 12.6, 7.8
     row = 0.72  # height of one table row, in the diagram's units (0.34 in at column width)
     y0 = -1.2 if units is None else -1.5 - row * (len(units) + 1)
-    ax = _axes(ax, COLUMN_WIDTH, COLUMN_WIDTH * (y1 - y0) / (x1 - x0))
+    ax = _axes(ax, COLUMN_WIDTH, COLUMN_WIDTH * (y1 - y0) / (x1 - x0), "draw_cell")
     col = {p: _color(p, highlight) for p in PARTS}
     fill = {p: (COLORS[p] + "22" if p == highlight else "white") for p in PARTS}
 
@@ -403,7 +414,7 @@ def draw_unrolled(trace, *, steps=3, unit=0, ax=None):
     """
     _one_sequence(trace, steps, unit, "draw_unrolled", 4)
     W, H = COLUMN_WIDTH, 3.0
-    ax = _axes(ax, W, H)
+    ax = _axes(ax, W, H, "draw_unrolled")
     gap = 0.72 if steps < 4 else 0.6
     w = min(1.6, (W - (steps + 1) * gap) / steps)
     left = (W - steps * w - (steps + 1) * gap) / 2
@@ -460,7 +471,7 @@ def draw_gate(ax=None, *, v=None, t=None):
         raise ValueError("draw_gate needs both v and t, or neither; got only "
                          + ("v" if t is None else "t"))
     W, H = COLUMN_WIDTH, 2.9
-    ax = _axes(ax, W, H)
+    ax = _axes(ax, W, H, "draw_gate")
     xg, yv, yt, ys = 3.4, 2.15, 1.2, 0.35  # the ⊗, the v row, the t row, the σ layer
     if v is not None:
         v, t = np.asarray(v, dtype=float), np.asarray(t, dtype=float)
@@ -518,8 +529,8 @@ def draw_memory_path(trace, *, steps=3, unit=0, ax=None, title=None):
     """
     _one_sequence(trace, steps, unit, "draw_memory_path", 3)
     W, H = COLUMN_WIDTH, 2.35
-    ax = _axes(ax, W, H)
-    gap = 0.72
+    ax = _axes(ax, W, H, "draw_memory_path")
+    gap = 0.62
     w = (W - (steps + 1) * gap) / steps if steps == 3 else 1.6
     left = (W - steps * w - (steps + 1) * gap) / 2
     y_box, h_box, y_c = 0.1, 1.55, 1.35
@@ -588,7 +599,7 @@ def draw_long_short(ax=None):
     paper). Returns the Axes.
     """
     W, H = COLUMN_WIDTH, 3.3
-    ax = _axes(ax, W, H)
+    ax = _axes(ax, W, H, "draw_long_short")
     gap, w, steps = 0.38, 0.75, 3
     y_box, h_box, y_c, y_h, y_x = 0.75, 1.35, 1.85, 2.95, 0.3
     for t in range(1, steps + 1):

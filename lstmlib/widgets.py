@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 
 from lstmlib.viz import DPI, _check_drawn, tag_png
 
+_UNCHECKED = object()
 FRAME_COLORS = 96  # palette size of a frame: plots use few colours, and pages stay light
 
 
@@ -32,8 +33,13 @@ def png_bytes(fig, *, dpi=DPI, colors=FRAME_COLORS):
     CSS pixels one point of it gets on the page.
     """
     buf = io.BytesIO()
+    fig._lstm_min_font = _UNCHECKED
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    min_pt = _check_drawn(fig)  # after the draw, so tick labels have their text (one draw only)
+    # checked after the draw, so tick labels have their text; a figure made under use_style() was
+    # already checked by its draw hook during savefig
+    min_pt = fig._lstm_min_font
+    if min_pt is _UNCHECKED:
+        min_pt = _check_drawn(fig)
     buf.seek(0)
     # a fast octree palette and no extra zlib passes: a frame costs little more than its render
     img = PILImage.open(buf).convert("RGB").quantize(colors=colors, method=PILImage.Quantize.FASTOCTREE,

@@ -5,18 +5,21 @@ to another host is aborted and counted as a failure: the book must be complete o
 strict build (`make browser` does both); screenshots go to _build/screenshots/ for a person to see.
 
 Figures are measured as a reader sees them in a 1200 px wide window: every image of every page
-(figures, static fallbacks, each control's frame before and after its sliders move) must show at
+(figures, static fallbacks, each control's frame before and after its sliders move, and every frame
+in the widget state) must show at
 least MIN_PX_PER_PT CSS px per point, (dpi / 72) x displayed width / natural width, with the dpi and
 the smallest font size read from the PNG itself (lstmlib.viz.png_info), and no text under 10 pt.
-The smallest value per page is written to _build/figure-sizes.json. BOOK_HTML=<dir> measures
-another build (for example an older one kept for comparison).
+The smallest value per page is written to figure-sizes.json beside the build (_build/ for
+_build/html). BOOK_HTML=<dir> measures another build (for example an older one kept for comparison).
 """
 
 import base64
 import functools
+import html
 import http.server
 import json
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -31,7 +34,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html")).resolve()
 SHOTS = ROOT / "_build" / "screenshots"
-SIZES = ROOT / "_build" / "figure-sizes.json"
+SIZES = SITE.parent / "figure-sizes.json"  # _build/figure-sizes.json for the book in _build/html
 WINDOW = {"width": 1200, "height": 900}  # a laptop's window: the book's column is about 700 px
 MIN_PX_PER_PT = 1.2  # 10 pt text then shows at 12 CSS px or more (body text is 16 px)
 CHROMIUM = "/usr/bin/chromium"
@@ -168,7 +171,7 @@ def record(doc, kind, sizes):
     table = json.loads(SIZES.read_text()) if SIZES.exists() else {}
     entry = table.setdefault(doc, {})
     entry[kind] = sizes
-    every = [m for k in ("figures", "frames", "fallbacks") for m in entry.get(k, [])]
+    every = [m for k in ("figures", "frames", "fallbacks", "all_frames") for m in entry.get(k, [])]
     entry["min_px_per_pt"] = min((m["px_per_pt"] for m in every if m["px_per_pt"]), default=None)
     entry["min_scale"] = min((m["scale"] for m in every if m["scale"]), default=None)
     entry["without_dpi"] = sum(m["dpi"] is None for m in every)
@@ -303,6 +306,48 @@ def test_every_slider_changes_its_figure_without_a_kernel(visit, doc):
     assert v.outside == [] and v.failed == []
     assert moved >= 1
     record(doc, "frames", sizes)
+    assert_readable(sizes)
+
+
+FRAME_SRC = re.compile(r'class="lstm-frame" src="data:image/png;base64,([^"]+)" alt="([^"]*)"')
+
+
+@pytest.mark.parametrize("doc", WITH_CONTROLS)
+def test_every_frame_of_every_control_is_readable(visit, doc):
+    """All frames, also those no slider position reached above: each frame's PNG from the widget
+    state the page embeds, shown as the browser shows a frame, at min(natural width, the width a
+    frame gets in this page's controls)."""
+    v = visit(doc)
+    page = v.page
+    page.wait_for_function("() => document.querySelectorAll('.widget-subarea img.lstm-frame')"
+                           ".length > 0")
+    # the width a frame may take (its max-width is 100 %): as wide as a shown frame that is scaled
+    # down, else its control's content box
+    room = page.evaluate("""() => {
+        const shrunk = [...document.querySelectorAll('.widget-subarea img.lstm-frame')]
+            .filter(i => i.offsetParent && i.naturalWidth > i.getBoundingClientRect().width + 0.5)
+            .map(i => i.getBoundingClientRect().width);
+        const boxes = [...document.querySelectorAll('.widget-subarea')].map(c => {
+            const s = getComputedStyle(c);
+            return c.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); });
+        return Math.min(...(shrunk.length ? shrunk : boxes)); }""")
+    state = page.evaluate("""() => document.querySelector(
+        'script[type="application/vnd.jupyter.widget-state+json"]').textContent""")
+    models = json.loads(state)["state"].values()
+    frames = [f for m in models if m["model_name"] == "HTMLModel"
+              for f in FRAME_SRC.findall(m["state"].get("value", ""))]
+    assert frames, f"{doc}: no frames in the page's widget state"
+    sizes = []
+    for data, alt in dict(frames).items():
+        info = png_info(base64.b64decode(data))
+        shown = min(info["width"], room)
+        px_per_pt = info["dpi"] / 72 * shown / info["width"] if info["dpi"] else None
+        sizes.append({"where": f"{doc}, a frame in the widget state", "alt": html.unescape(alt)[:120],
+                      "png": True, "dpi": info["dpi"], "natural_px": info["width"],
+                      "shown_px": round(shown, 1), "scale": round(shown / info["width"], 4),
+                      "px_per_pt": round(px_per_pt, 3) if px_per_pt else None,
+                      "min_font_pt": info["min_font_pt"]})
+    record(doc, "all_frames", sizes)
     assert_readable(sizes)
 
 

@@ -468,3 +468,27 @@ def test_new_diagrams_refuse_what_they_cannot_draw(trace, rng):
     with pytest.raises(ValueError, match="draw_memory_path draws one sequence"):
         draw_memory_path(batched)
     plt.close("all")
+
+
+def test_png_bytes_under_the_style_checks_once_and_records_the_font(styled):
+    fig, ax = plt.subplots(figsize=figsize(1.5))
+    ax.plot([0, 1])
+    ax.set_title("title", fontsize=13)
+    assert png_info(png_bytes(fig))["min_font_pt"] == 10
+    ax.tick_params(labelsize=12)
+    assert png_info(png_bytes(fig))["min_font_pt"] == 12  # the record follows the figure
+    ax.set_xlabel("small", fontsize=9)
+    with pytest.raises(FigureStyleError, match="'small' at 9 pt"):
+        png_bytes(fig)
+
+
+def test_a_diagram_refuses_an_axes_too_small_for_its_text(trace):
+    """Text keeps its size in points: in a quarter of the column it would overlap the drawing."""
+    fig, axs = plt.subplots(2, 2, figsize=figsize(4.5))
+    with pytest.raises(ValueError, match=r"draw_cell is drawn at the column's width.*got one of 2\.\d"):
+        draw_cell(axs[0, 0])
+    with pytest.raises(ValueError, match="draw_memory_path is drawn at the column's width"):
+        draw_memory_path(trace, ax=axs[0, 1])
+    fig, ax = plt.subplots(figsize=figsize(4.3))  # one Axes with pyplot's margins is enough
+    assert draw_cell(ax) is ax
+    plt.close("all")
