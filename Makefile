@@ -76,3 +76,10 @@ bench: $(VENV)/.dev-deps
 
 clean:
 	rm -rf _build
+
+# The character model's weights that book/char-model.ipynb loads: one deterministic training run
+# (fixed seed, BLAS on one thread), about 10 CPU minutes. The test suite reruns its first steps.
+.PHONY: charmodel
+charmodel: $(VENV)/.book-deps
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m lstmlib.charmodel lstmlib/data/charmodel.npz

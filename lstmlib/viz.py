@@ -89,7 +89,11 @@ def smallest_font(fig):
 
 def _check_drawn(fig, min_pt=MIN_FONT_PT, max_width=COLUMN_WIDTH):
     width = fig.get_size_inches()[0]
-    if width > max_width + 1e-6:
+    # an inline figure is drawn at its tight box plus savefig.pad_inches on each side: a figure of
+    # the column's width whose content fills it comes out that much wider, and is still fine
+    pad = 2 * mpl.rcParams["savefig.pad_inches"] if isinstance(mpl.rcParams["savefig.pad_inches"],
+                                                                 float) else 0.2
+    if width > max_width + pad + 1e-6:
         raise FigureStyleError(f"the figure is {width:.2f} in wide; the book's column is {max_width} "
                                f"in (COLUMN_WIDTH): use figsize(height)")
     small = [t for t in _drawn_texts(fig) if t.get_fontsize() < min_pt - 1e-9]
@@ -244,7 +248,7 @@ def _axes(ax, width, height, name):
     if ax is None:
         fig = plt.figure(figsize=(width, height))
         return fig.add_axes((0, 0, 1, 1))
-    box = ax.get_position()
+    box = ax.get_position(original=True)  # the Axes' own box, not shrunk by an equal aspect
     w, h = box.width * ax.figure.get_figwidth(), box.height * ax.figure.get_figheight()
     if w < 0.75 * width or h < 0.75 * height:
         raise ValueError(f"{name} is drawn at the column's width, in an Axes of about {width:.1f} x "
@@ -460,12 +464,13 @@ def draw_unrolled(trace, *, steps=3, unit=0, ax=None):
 
 # --- the gate -------------------------------------------------------------------------------------
 
-def draw_gate(ax=None, *, v=None, t=None):
-    """Draw the gate: the vector v passes through ⊗, where the sigmoid layer's output t (every
+def draw_gate(ax=None, *, v=None, t=None, rate_label="t"):
+    r"""Draw the gate: the vector v passes through ⊗, where the sigmoid layer's output t (every
     entry between 0 and 1) scales it entry by entry into v' = v ⊗ t.
 
     v, t: optional 1-D vectors of the same length (1 to 5 entries); with them, each vector is drawn
-    as a row of its values and v' is computed. Returns the Axes.
+    as a row of its values and v' is computed. rate_label: the TeX name of the rates (the
+    walkthrough's "t"; a chapter that calls the score t writes r"\sigma(t)"). Returns the Axes.
     """
     if (v is None) != (t is None):
         raise ValueError("draw_gate needs both v and t, or neither; got only "
@@ -492,20 +497,20 @@ def draw_gate(ax=None, *, v=None, t=None):
         ends = {name: (x0, x0 + d * cw) for name, (_, x0, _) in rows.items()}
         ax.text(ends["v"][0] - 0.1, yv, "$v$", ha="right", va="center", fontsize=LABEL_PT)
         ax.text(ends["v'"][1] + 0.1, yv, "$v'$", ha="left", va="center", fontsize=LABEL_PT)
-        ax.text(ends["t"][0] - 0.1, yt, "$t$", ha="right", va="center", fontsize=LABEL_PT)
+        ax.text(ends["t"][0] - 0.1, yt, f"${rate_label}$", ha="right", va="center", fontsize=LABEL_PT)
         _arrow(ax, (ends["v"][1], yv), (xg - 0.2, yv), INK)
         _arrow(ax, (xg + 0.2, yv), (ends["v'"][0], yv), INK)
         _arrow(ax, (xg, yt + 0.2), (xg, yv - 0.2), INK)
         _arrow(ax, (xg, ys + 0.22), (xg, yt - 0.2), INK)
-        ax.text(ends["v'"][0], yv + 0.3, r"$v' = v \otimes t$", ha="left", va="bottom",
+        ax.text(ends["v'"][0], yv + 0.3, rf"$v' = v \otimes {rate_label}$", ha="left", va="bottom",
                 fontsize=VALUE_PT + 1)
     else:
         ax.text(1.0, yv, "$v$", ha="right", va="center", fontsize=LABEL_PT + 2)
         _arrow(ax, (1.15, yv), (xg - 0.2, yv), INK)
         _arrow(ax, (xg + 0.2, yv), (5.6, yv), INK)
-        ax.text(5.7, yv, r"$v' = v \otimes t$", ha="left", va="center", fontsize=LABEL_PT + 2)
+        ax.text(5.7, yv, rf"$v' = v \otimes {rate_label}$", ha="left", va="center", fontsize=LABEL_PT + 2)
         _arrow(ax, (xg, ys + 0.22), (xg, yv - 0.2), INK)
-        ax.text(xg + 0.12, yt, "$t$", ha="left", va="center", fontsize=LABEL_PT + 2)
+        ax.text(xg + 0.12, yt, f"${rate_label}$", ha="left", va="center", fontsize=LABEL_PT + 2)
         ax.text(xg + 0.45, yt, "every entry between 0 and 1", ha="left", va="center",
                 fontsize=VALUE_PT, color=GREY)
     _op(ax, xg, yv, r"$\times$", INK, r=0.2)

@@ -85,6 +85,10 @@ def _index(values, default, name):
         raise ValueError(f"{name} needs at least two values; got {len(values)}")
     if default is None:
         return len(values) // 2
+    if not all(isinstance(v, int | float | np.number) for v in values):  # e.g. names: by equality
+        if default not in values:
+            raise ValueError(f"default {default!r} for {name} is not one of its values {values}")
+        return values.index(default)
     k = int(np.argmin([abs(v - default) for v in values]))
     if not np.isclose(values[k], default):
         raise ValueError(f"default {default!r} for {name} is not one of its values {values}")

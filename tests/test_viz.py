@@ -492,3 +492,29 @@ def test_a_diagram_refuses_an_axes_too_small_for_its_text(trace):
     fig, ax = plt.subplots(figsize=figsize(4.3))  # one Axes with pyplot's margins is enough
     assert draw_cell(ax) is ax
     plt.close("all")
+
+
+def test_draw_gate_names_the_rates_as_the_chapter_does(styled):
+    ax = draw_gate(v=[4.0, -2.0], t=[0.1, 0.9], rate_label=r"\sigma(t)")
+    texts = [t.get_text() for t in ax.texts]
+    assert r"$\sigma(t)$" in texts and r"$v' = v \otimes \sigma(t)$" in texts
+    assert "$t$" not in texts
+
+
+def test_a_column_figure_shown_inline_with_its_padding_passes(styled):
+    # IPython draws inline figures at their tight box plus savefig.pad_inches on each side
+    fig = plt.figure(figsize=figsize(2.0))
+    fig.set_size_inches(COLUMN_WIDTH + 0.2, 2.0)
+    fig.add_axes((0, 0, 1, 1)).axis("off")
+    check_figure(fig)
+    fig.set_size_inches(COLUMN_WIDTH + 0.3, 2.0)
+    with pytest.raises(FigureStyleError, match="in wide"):
+        check_figure(fig)
+
+
+def test_a_reused_equal_aspect_axes_is_measured_by_its_own_box(styled):
+    fig = plt.figure(figsize=figsize(2.9))
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw_gate(ax=ax)
+    ax.clear()  # the equal aspect of the first drawing must not shrink the second's measure
+    draw_gate(ax=ax)

@@ -175,3 +175,13 @@ def test_vendoring_refuses_a_package_with_another_checksum(tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="does not match the recorded"):
         offline_widgets.vendor_html_manager(tmp_path / "widgets")
     assert not (tmp_path / "widgets" / "embed.js").exists()
+
+
+def test_a_control_of_names_opens_on_the_named_default(draw):
+    names = ["forget", "input", "output", "state"]
+    control = frame_slider(lambda v: draw(0.0), names, label="part", caption="C", fmt="{}",
+                           default="forget")
+    assert control.children[0].index == control.children[1].selected_index == 0
+    with pytest.raises(ValueError, match=r"default 'memory' for part is not one of its values"):
+        frame_slider(lambda v: draw(0.0), names, label="part", caption="C", fmt="{}",
+                     default="memory")
