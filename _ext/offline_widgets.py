@@ -15,9 +15,7 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -27,28 +25,40 @@ KEEP = re.compile(r"^package/dist/(embed\.js|embed\.js\.LICENSE\.txt|[0-9a-f]{20
 
 
 def vendor_html_manager(dest):
-    """Fetch the pinned html-manager tarball with npm, check it, and unpack what the book serves."""
+    """Fetch the pinned html-manager tarball from the npm registry, check it, unpack what we serve.
+
+    No node or npm: the registry's metadata for the pinned version names the tarball (as npm reads
+    it), and the tarball's bytes must match the sha512 recorded in vendor.json before anything is
+    unpacked. `npm_config_registry` points elsewhere, as it does for npm; the checksum still holds.
+    """
+    import io
+    import os
+    import urllib.request
+
     pkg = VENDOR["html-manager"]
     stamp = dest / ".version"
     if stamp.exists() and stamp.read_text() == pkg["integrity"]:
         return
-    if shutil.which("npm") is None:
-        raise RuntimeError("npm is needed once to fetch the widget manager; install Node.js and npm")
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["npm", "pack", f"{pkg['name']}@{pkg['version']}", "--silent"], cwd=tmp,
-                       check=True, stdout=subprocess.DEVNULL)
-        (tarball,) = Path(tmp).glob("*.tgz")
-        algo, want = pkg["integrity"].split("-", 1)
-        got = base64.b64encode(hashlib.new(algo, tarball.read_bytes()).digest()).decode()
-        if got != want:
-            raise RuntimeError(f"{tarball.name}: {algo} checksum {got} does not match the recorded {want}")
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        with tarfile.open(tarball) as tar:
-            for member in tar.getmembers():
-                if member.isfile() and KEEP.match(member.name):
-                    (dest / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+    registry = os.environ.get("npm_config_registry", "https://registry.npmjs.org").rstrip("/")
+    meta = f"{registry}/{pkg['name'].replace('/', '%2F')}/{pkg['version']}"
+    with urllib.request.urlopen(meta, timeout=60) as response:
+        dist = json.load(response)["dist"]
+    if dist.get("integrity") != pkg["integrity"]:
+        raise RuntimeError(f"{meta}: the registry's integrity {dist.get('integrity')} does not "
+                           f"match the recorded {pkg['integrity']} (vendor.json)")
+    with urllib.request.urlopen(dist["tarball"], timeout=120) as response:
+        tarball = response.read()
+    algo, want = pkg["integrity"].split("-", 1)
+    got = base64.b64encode(hashlib.new(algo, tarball).digest()).decode()
+    if got != want:
+        raise RuntimeError(f"{dist['tarball']}: {algo} checksum {got} does not match the recorded {want}")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and KEEP.match(member.name):
+                (dest / Path(member.name).name).write_bytes(tar.extractfile(member).read())
     stamp.write_text(pkg["integrity"])
 
 

@@ -4,6 +4,7 @@ and slider controls whose saved widget state works without a kernel."""
 import base64
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -11,14 +12,29 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL_CELL = "\n".join([  # the first code cell of every chapter, exactly
-    "# On Colab or Binder, lstmlib comes from the book's repository; locally it is already installed.",
+# The first code cell of every chapter, exactly. Where lstmlib is missing (Colab, a notebook
+# downloaded alone) it installs the release the book was built with, the tag v<version> of
+# pyproject.toml; elsewhere (a clone, Binder, `make lab`) it says which lstmlib it uses. Either way
+# it prints one line, and the line a clone prints is what nbval compares.
+INSTALL_CELL = "\n".join([
+    "# lstmlib, the book's code: where it is missing (on Colab, or in a notebook downloaded",
+    "# alone), install the version this book was built with from the book's repository.",
     "try:",
     "    import lstmlib",
     "except ImportError:",
-    '    %pip install --quiet "lstmlib @ git+https://github.com/lstm-gate-by-gate/lstm-gate-by-gate"',
+    "    %pip install -q git+https://github.com/lstm-gate-by-gate/lstm-gate-by-gate@v0.1.0",
     "    import lstmlib",
+    "",
+    '    print(f"Installed lstmlib {lstmlib.__version__} (tag v0.1.0) "',
+    '          "from the book\'s repository.")',
+    "else:",
+    '    print(f"Using the lstmlib {lstmlib.__version__} installed here "',
+    '          "(the book was built with 0.1.0).")',
 ])
+REPOSITORY = "https://github.com/lstm-gate-by-gate/lstm-gate-by-gate"
+# What Jupyter (JupyterLab 4, Notebook 7) writes into a notebook it saves with ipykernel's kernel:
+# committed this way, opening and saving a chapter changes nothing.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 FRAME = re.compile(r'<img [^>]*src="data:image/png;base64,(?P<png>[A-Za-z0-9+/=]+)"[^>]*'
@@ -60,6 +76,33 @@ def test_every_toc_entry_exists():
 def test_first_code_cell_installs_lstmlib(path):
     first = next(c for c in read(path).cells if c.cell_type == "code")
     assert first.source == INSTALL_CELL
+
+
+def test_install_cell_pins_the_version_of_this_repository():
+    import lstmlib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert lstmlib.__version__ == version, "lstmlib.__version__ and pyproject.toml disagree"
+    assert f"git+{REPOSITORY}@v{version}\n" in INSTALL_CELL, f"the install cell must pin tag v{version}"
+    assert INSTALL_CELL.count(f"v{version}") == 2 and INSTALL_CELL.count(f"with {version})") == 1
+    assert not re.search(r"\d+\.\d+\.\d+", INSTALL_CELL.replace(version, "")), "another version"
+
+
+def test_kernelspec_is_ipykernels():
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    assert {k: spec[k] for k in ("display_name", "language")} == {
+        k: KERNELSPEC[k] for k in ("display_name", "language")}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_metadata_is_what_jupyter_saves(path):
+    nb = read(path)
+    assert nb.metadata.get("kernelspec") == KERNELSPEC, "kernelspec differs from what Jupyter writes"
+    assert nb.metadata.get("language_info", {}).get("name") == "python"
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5), "Jupyter saves nbformat 4.5"
+    assert all(c.get("id") for c in nb.cells), "a cell without an id (Jupyter would add one)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
