@@ -73,7 +73,22 @@ def on_config_inited(app, config):
     config.nitpick_ignore = [tuple(pair) for pair in config.nitpick_ignore]
 
 
+def _tolerate_untitled_sections():
+    """sphinx-exercise wraps an exercise's body in a section without a title, and
+    sphinx-codeautolink 0.20 pops a title for every section it leaves (IndexError: pop from empty
+    list): pop only for a section that starts with its title, the one its visit_title pushed."""
+    from docutils import nodes
+    from sphinx_codeautolink.extension.block import CodeBlockAnalyser
+
+    def depart_section(self, node):
+        if node.children and type(node.children[0]) is nodes.title:
+            self.title_stack.pop()
+
+    CodeBlockAnalyser.depart_section = depart_section
+
+
 def setup(app):
+    _tolerate_untitled_sections()
     app.connect("config-inited", on_config_inited)
     app.connect("autodoc-process-docstring", on_process_docstring)
     app.connect("autodoc-process-signature", on_process_signature)
