@@ -18,15 +18,19 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
     finite_real,
+    first_non_finite,
     float_dtype,
+    index,
     positive_int,
     require_shape,
     rng_from,
 )
+from lstmlib.weights import WeightOwner
 
 GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
 
@@ -97,9 +101,14 @@ def hidden_state(o, c):
 
 # --- values ----------------------------------------------------------------------------------
 
+def _read_only(*arrays):
+    for a in arrays:
+        a.flags.writeable = False
+
+
 @dataclass(frozen=True)
 class Step:
-    """Every quantity of one timestep, named as in the book; each (H,) or (B, H)."""
+    """Every quantity of one timestep, named as in the book; each (H,) or (B, H), read-only."""
 
     f: np.ndarray        # forget gate σ(W_f z + b_f)
     F: np.ndarray        # what survives of the old memory, c_{t-1} ⊗ f_t
@@ -117,6 +126,9 @@ class Trace:
     """A forward pass over T steps. Public arrays are (T, H) or (T, B, H), as `xs` was given.
 
     Stored batched (T, B, ·) so `backward` never has to guess; `batched` says how to show them.
+    Every array is the trace's own (never the caller's xs, h0 or c0) and read-only, so nothing
+    done after `forward` can change what `backward` computes; `source` records the cell and the
+    versions of its weights, and `backward` refuses the trace once they have changed.
     """
 
     xs: np.ndarray = field(repr=False)       # (T, B, D) inputs
@@ -128,12 +140,17 @@ class Trace:
     h_all: np.ndarray = field(repr=False)    # (T, B, H) hidden states
     pinned: frozenset = frozenset()          # gates set by hand ("f", "i", "o"): no gradient
     batched: bool = True                     # False when xs was (T, D)
+    source: tuple = field(default=(None, (None, None)), repr=False, compare=False)
 
     def _show(self, a):
         return a if self.batched else a[:, 0]
 
+    def _gate_all(self, name):
+        """(T, B, H) view of one gate's block of `gates`."""
+        return self.gates[..., gate_rows(self.c_all.shape[-1])[name]]
+
     def _gate(self, name):
-        return self._show(self.gates[..., gate_rows(self.c_all.shape[-1])[name]])
+        return self._show(self._gate_all(name))
 
     T = property(lambda self: self.xs.shape[0])
     f = property(lambda self: self._gate("f"), doc="forget gates, (T, [B,] H)")
@@ -144,30 +161,62 @@ class Trace:
     c_prime = property(lambda self: self._show(self.cp_all), doc="tanh(c_t), (T, [B,] H)")
     h = property(lambda self: self._show(self.h_all), doc="hidden states h_1..h_T, (T, [B,] H)")
 
+    # derived arrays: computed on first use, then kept (the trace never changes)
+    @functools.cached_property
+    def _c_prev_all(self):
+        out = np.concatenate([self.c0[None], self.c_all[:-1]])
+        _read_only(out)
+        return out
+
+    @functools.cached_property
+    def _F_all(self):
+        out = self._c_prev_all * self._gate_all("f")
+        _read_only(out)
+        return out
+
+    @functools.cached_property
+    def _I_all(self):
+        out = self._gate_all("i") * self._gate_all("c")
+        _read_only(out)
+        return out
+
     @property
     def c_prev(self):
         """c_0..c_{T-1}: the memory each step starts from, (T, [B,] H)."""
-        return self._show(np.concatenate([self.c0[None], self.c_all[:-1]]))
+        return self._show(self._c_prev_all)
 
     @property
     def F(self):
-        return self.c_prev * self.f
+        """c_{t-1} ⊗ f_t for every step, (T, [B,] H)."""
+        return self._show(self._F_all)
 
     @property
     def I(self):  # noqa: E743
-        return self.i * self.c_tilde
+        """i_t ⊗ c̃_t for every step, (T, [B,] H)."""
+        return self._show(self._I_all)
 
     def at(self, t):
-        """The `Step` of timestep t (0-based)."""
+        """The `Step` of timestep t (0-based; negative counts from the end). Costs O(B·H)."""
+        t = index(t, "timestep")
         if not -self.T <= t < self.T:
             raise IndexError(f"timestep {t} is outside a trace of T={self.T} steps")
-        return Step(f=self.f[t], F=self.F[t], i=self.i[t], c_tilde=self.c_tilde[t], I=self.I[t],
-                    c=self.c[t], o=self.o[t], c_prime=self.c_prime[t], h=self.h[t])
+        t %= self.T
+        rows = gate_rows(self.c_all.shape[-1])
+        g = self.gates[t]
+        f, i, c_tilde, o = (g[:, rows[name]] for name in GATES)
+        c_prev = self.c0 if t == 0 else self.c_all[t - 1]
+        F, I = c_prev * f, i * c_tilde  # noqa: E741
+        _read_only(F, I)
+        vals = dict(f=f, F=F, i=i, c_tilde=c_tilde, I=I, c=self.c_all[t], o=o,
+                    c_prime=self.cp_all[t], h=self.h_all[t])
+        if not self.batched:
+            vals = {k: v[0] for k, v in vals.items()}
+        return Step(**vals)
 
 
 # --- the cell --------------------------------------------------------------------------------
 
-class LSTMCell:
+class LSTMCell(WeightOwner):
     """An LSTM cell with input size D and hidden size H.
 
     Initialisation: every weight is drawn from U(-1/√H, 1/√H) (as torch.nn.LSTM does), every
@@ -176,19 +225,23 @@ class LSTMCell:
 
     `params` maps the book's names to views into one fused matrix `W` of shape (4H, H+D) whose row
     blocks are f, i, c, o, and one fused bias `b` of shape (4H,): W_f, W_i, W_c, W_o are (H, H+D),
-    b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell.
+    b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell;
+    `cell.W = new` copies `new` into the cell's W. The cell counts these writes: a trace made
+    before one is refused by `backward` (see lstmlib.weights for the writes it cannot see).
     """
 
     def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64):
         self.D = positive_int(input_size, "input_size")
         self.H = positive_int(hidden_size, "hidden_size")
         self.dtype = float_dtype(dtype)
-        forget_bias = finite_real(forget_bias, "forget_bias")
+        forget_bias = finite_real(forget_bias, "forget_bias", self.dtype)
         rng = rng_from(seed)
         k = 1.0 / np.sqrt(self.H)
-        self.W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
-        self.b = np.zeros(4 * self.H, dtype=self.dtype)
-        self.b[: self.H] += forget_bias
+        W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
+        b = np.zeros(4 * self.H, dtype=self.dtype)
+        b[: self.H] += forget_bias
+        self._init_weights(W, b)
+        self._fused = None  # the weights as the fused forward uses them, with their versions
 
     def __repr__(self):
         return f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
@@ -199,7 +252,38 @@ class LSTMCell:
 
     @property
     def n_params(self):
-        return self.W.size + self.b.size
+        return self._W.size + self._b.size
+
+    def _where(self, name, at):
+        k, g = divmod(at[0], self.H)
+        return f" (params['{name}_{GATES[k]}'][{', '.join(str(v) for v in (g, *at[1:]))}])"
+
+    def _prepared(self):
+        """(Wh·s)^T (H, 4H), (Wx·s)^T (D, 4H) and b·s (4H,), s the gate scale of
+        `_tanh_to_gates`: what the fused forward multiplies by. Made once per change of the
+        weights (and checked finite then), read-only, shared by the traces made with them."""
+        versions = self._versions()
+        if self._fused is None or self._fused[0] != versions:
+            self._check_weights()
+            H = self.H
+            half = _tanh_to_gates(H, self.dtype)[0]
+            WhT = np.empty((H, 4 * H), dtype=self.dtype)
+            np.multiply(self._W[:, :H].T, half, out=WhT)
+            WxT = np.empty((self.D, 4 * H), dtype=self.dtype)
+            np.multiply(self._W[:, H:].T, half, out=WxT)
+            bh = self._b * half
+            _read_only(WhT, WxT, bh)
+            self._fused = (versions, WhT, WxT, bh)
+        return self._fused[1:]
+
+    def _finite_result(self, what, arrays):
+        """Refuse a result that overflowed the cell's dtype (finite inputs, huge values)."""
+        for name, arr in arrays:
+            if not np.isfinite(arr).all():
+                raise NonFiniteError(
+                    f"{what}: {name} overflowed {self.dtype.name} (found {arr[first_non_finite(arr)]} "
+                    f"at index {first_non_finite(arr)}); the inputs or weights are too large for "
+                    f"this dtype")
 
     # -- checking inputs --
     def _pin(self, value, name, batched, B, T=None):
@@ -216,7 +300,7 @@ class LSTMCell:
         if not (np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all()):
             raise ValueError(f"gate override {name} must lie in [0, 1]; got values from "
                              f"{v.min()} to {v.max()}")
-        v = v.astype(self.dtype)
+        v = v.astype(self.dtype)  # a copy: the caller's array is never kept
         if T is None:
             return np.broadcast_to(v.reshape(-1, self.H) if v.ndim else v, (B, self.H))
         per_step = v.ndim == len(gshape) + 1
@@ -229,14 +313,15 @@ class LSTMCell:
 
         f, i, o pin a gate to a value in [0, 1] (a scalar or an array of the gate's shape)
         instead of computing it: the "missing link" cases and the sliders use this.
-        Returns a `Step` with arrays of shape (H,) or (B, H).
+        Returns a `Step` with read-only arrays of shape (H,) or (B, H).
         """
         x = check_input(x, "x", self.D, self.dtype, sequence=False)
         batched = x.ndim == 2
         B = x.shape[0] if batched else 1
         h_prev = check_state(h_prev, "h_prev", B, self.H, batched, self.dtype)
         c_prev = check_state(c_prev, "c_prev", B, self.H, batched, self.dtype)
-        p = self.params
+        self._check_weights()
+        p = by_gate(self._W, self._b, self.H)
         z = concat(h_prev, x.reshape(B, self.D))  # (B, H+D)
 
         def gate_or_pin(pin, name, compute):
@@ -250,9 +335,11 @@ class LSTMCell:
         F, I, c = cell_state(c_prev, f_t, i_t, c_tilde)  # noqa: E741
         o_t = gate_or_pin(o, "o", lambda: output_gate(z, p["W_o"], p["b_o"]))
         c_prime, h = hidden_state(o_t, c)
+        self._finite_result("step", [("c_t", c), ("h_t", h)])
         vals = dict(f=f_t, F=F, i=i_t, c_tilde=c_tilde, I=I, c=c, o=o_t, c_prime=c_prime, h=h)
         if not batched:
             vals = {k: v[0] for k, v in vals.items()}
+        _read_only(*vals.values())
         return Step(**vals)
 
     # -- a whole sequence, fused --
@@ -260,35 +347,35 @@ class LSTMCell:
         """Run T steps. xs: (T, D) or (T, B, D); h0, c0: (H,) or (B, H), zeros if omitted.
 
         The overrides f, i, o work as in `step`, and may also give one value per step,
-        (T, H) or (T, B, H). Returns a `Trace`.
+        (T, H) or (T, B, H). Returns a `Trace`: its own copies of xs, h0 and c0, read-only.
         """
-        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True)
+        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
         batched = xs.ndim == 3
         T, H = xs.shape[0], self.H
         B = xs.shape[1] if batched else 1
         xs = xs.reshape(T, B, self.D)
-        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
-        c0 = check_state(c0, "c0", B, self.H, batched, self.dtype)
+        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype, copy=True)
+        c0 = check_state(c0, "c0", B, self.H, batched, self.dtype, copy=True)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
         rows = gate_rows(H)
-
-        Wh, Wx = self.W[:, :H], self.W[:, H:]
-        # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two), one
-        # tanh over all 4H pre-activations and one multiply-add give all four gates.
-        # (B, 4H) each: a product of same-shape arrays runs faster than a broadcast one
-        half, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, self.dtype))
-        WhT = (Wh.T * half[0]).copy()                            # (H, 4H)
+        WhT, WxT, bh = self._prepared()
+        source = self._source()
+        # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two, in
+        # the prepared weights), one tanh over all 4H pre-activations and one multiply-add give
+        # all four gates. (B, 4H) each: a product of same-shape arrays runs faster than a
+        # broadcast one
+        half, shift = _tanh_to_gates_rows(H, self.dtype, B)
         # the input projection of every timestep in one GEMM, before the loop
-        gates = xs.reshape(T * B, self.D) @ (Wx.T * half[0])    # (T·B, 4H)
-        gates += self.b * half[0]
+        gates = xs.reshape(T * B, self.D) @ WxT    # (T·B, 4H)
+        gates += bh
         gates = gates.reshape(T, B, 4 * H)
         c_all = np.empty((T, B, H), dtype=self.dtype)
         cp_all = np.empty_like(c_all)
         h_all = np.empty_like(c_all)
         hWh = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         I = np.empty((B, H), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
-        f_all, i_all, ct_all, o_all = gates.reshape(T, B, 4, H).transpose(2, 0, 1, 3)  # (T, B, H) views
+        f_all, i_all, ct_all, o_all = gates.reshape(T, B, 4, H).transpose(2, 0, 1, 3)
         h, c = h0, c0
         for t in range(T):
             g = gates[t]                                  # (B, 4H), a view: filled in place
@@ -306,8 +393,12 @@ class LSTMCell:
             np.tanh(c_t, out=cp)
             h = np.multiply(o_all[t], cp, out=h_all[t])
             c = c_t
+        # a NaN (from inf - inf in an overflowing product) reaches h_T and c_T: checking them
+        # finds it anywhere in the sequence
+        self._finite_result("forward", [("h_T", h_all[-1]), ("c_T", c_all[-1])])
+        _read_only(xs, h0, c0, gates, c_all, cp_all, h_all)
         return Trace(xs=xs, h0=h0, c0=c0, gates=gates, c_all=c_all, cp_all=cp_all, h_all=h_all,
-                     pinned=frozenset(pins), batched=batched)
+                     pinned=frozenset(pins), batched=batched, source=source)
 
     def backward(self, trace, dh, dc_last=None):
         """Backpropagation through time.
@@ -316,6 +407,7 @@ class LSTMCell:
         dc_last: optionally, a gradient on the final cell state c_T, shaped like `trace.c[-1]`.
         Returns a dict with the keys of `params` plus "x" (like the xs given), "h0" and "c0".
         Gates pinned by hand in the forward pass pass no gradient to their weights.
+        The trace must come from this cell's forward(), made with the weights as they are now.
         """
         if not isinstance(trace, Trace):
             raise TypeError(f"trace must be a Trace from this cell's forward(); got {type(trace).__name__}")
@@ -323,6 +415,7 @@ class LSTMCell:
         if trace.xs.shape[2] != self.D or H != self.H:
             raise ValueError(f"trace has D={trace.xs.shape[2]}, H={H}; this cell has "
                              f"D={self.D}, H={self.H}")
+        self._check_source(trace)
         dh = as_float_input(dh, "dh", self.dtype)
         require_shape(dh, trace.h.shape, "dh")
         dh = dh.reshape(T, B, H)
@@ -330,7 +423,7 @@ class LSTMCell:
             dc_last = as_float_input(dc_last, "dc_last", self.dtype)
             require_shape(dc_last, trace.c[-1].shape, "dc_last")
 
-        Wh, Wx = self.W[:, :H], self.W[:, H:]
+        Wh, Wx = self._W[:, :H], self._W[:, H:]
         G = trace.gates
         rows = gate_rows(H)
         f, i, g, o = (G[..., rows[name]] for name in GATES)  # each (T, B, H)
@@ -390,6 +483,9 @@ class LSTMCell:
         dW = np.concatenate([dWh, dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
         db = dZ2.sum(axis=0)
         dx = (dZ2 @ Wx).reshape(T, B, self.D)
+        self._finite_result("backward", [("the gradient of W", dW), ("the gradient of b", db),
+                                         ("the gradient of x", dx), ("the gradient of h0", dh_next),
+                                         ("the gradient of c0", dc_0)])
         grads = by_gate(dW, db, H)
         grads["x"] = dx if trace.batched else dx[:, 0]
         grads["h0"] = dh_next if trace.batched else dh_next[0]
@@ -405,5 +501,14 @@ def _tanh_to_gates(H, dtype):
     shift = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1.0
     shift[2 * H:3 * H] = 0.0
+    scale.flags.writeable = shift.flags.writeable = False
+    return scale, shift
+
+
+@functools.lru_cache(maxsize=32)
+def _tanh_to_gates_rows(H, dtype, B):
+    """`_tanh_to_gates` repeated for B rows, (B, 4H) each: same-shape products run faster than
+    broadcast ones. Read-only, cached."""
+    scale, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, dtype))
     scale.flags.writeable = shift.flags.writeable = False
     return scale, shift
