@@ -151,7 +151,13 @@ class Regressor:
         """ŷ for a batch. xs: (T, B, D)   ->   (B, 1)"""
         xs, _ = self._check(xs, None)
         trace = self.cell.forward(xs)
-        return readout(trace.h_all[-1], self.W_y, self.b_y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y_hat = readout(trace.h_all[-1], self.W_y, self.b_y)
+        at = first_non_finite(y_hat)
+        if at is not None:
+            raise NonFiniteError(f"the prediction overflowed {self.cell.dtype.name} "
+                                 f"({y_hat[at]} at index {at}); the readout W_y, b_y is too large")
+        return y_hat
 
     def loss_and_grads(self, xs, y):
         """The MSE on a batch and its gradient for every array in `params`.
