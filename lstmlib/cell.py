@@ -141,6 +141,10 @@ class Trace:
     pinned: frozenset = frozenset()          # gates set by hand ("f", "i", "o"): no gradient
     batched: bool = True                     # False when xs was (T, D)
     source: tuple = field(default=(None, (None, None)), repr=False, compare=False)
+    # (Hs, Cs): h_0..h_T and c_0..c_T, (T+1, B, H) each (views of (T+1, H, B) arrays in the
+    # "feature" layout): h_all, c_all, h0 and c0 are views of them
+    store: tuple = field(default=None, repr=False, compare=False)
+    layout: str = field(default="batch", repr=False, compare=False)  # how forward stored them
 
     def _show(self, a):
         return a if self.batched else a[:, 0]
@@ -162,11 +166,9 @@ class Trace:
     h = property(lambda self: self._show(self.h_all), doc="hidden states h_1..h_T, (T, [B,] H)")
 
     # derived arrays: computed on first use, then kept (the trace never changes)
-    @functools.cached_property
+    @property
     def _c_prev_all(self):
-        out = np.concatenate([self.c0[None], self.c_all[:-1]])
-        _read_only(out)
-        return out
+        return self.store[1][:-1]  # c_0..c_{T-1}, a view
 
     @functools.cached_property
     def _F_all(self):
@@ -258,23 +260,37 @@ class LSTMCell(WeightOwner):
         k, g = divmod(at[0], self.H)
         return f" (params['{name}_{GATES[k]}'][{', '.join(str(v) for v in (g, *at[1:]))}])"
 
-    def _prepared(self):
-        """(Wh·s)^T (H, 4H), (Wx·s)^T (D, 4H) and b·s (4H,), s the gate scale of
-        `_tanh_to_gates`: what the fused forward multiplies by. Made once per change of the
-        weights (and checked finite then), read-only, shared by the traces made with them."""
+    def _prepared(self, path):
+        """The weights as the fused passes multiply by them, made once per change of the
+        weights (and checked finite then), read-only; traces do not keep them.
+
+        "tanh" (batch layout): (W_h·s)^T (H, 4H), (W_x·s)^T (D, 4H), b·s (4H,); "exp" (feature
+        layout): W_h·s (4H, H), W_x·s (4H, D), b·s, s the row scale of that way to compute the
+        gates (`_row_scale`); for backward, "plain-batch": W_h (4H, H), W_x (4H, D), and
+        "plain-feature": W_h^T (H, 4H), W_x^T (D, 4H)."""
         versions = self._versions()
         if self._fused is None or self._fused[0] != versions:
             self._check_weights()
+            self._fused = (versions, {})
+        made = self._fused[1]
+        if path not in made:
             H = self.H
-            half = _tanh_to_gates(H, self.dtype)[0]
-            WhT = np.empty((H, 4 * H), dtype=self.dtype)
-            np.multiply(self._W[:, :H].T, half, out=WhT)
-            WxT = np.empty((self.D, 4 * H), dtype=self.dtype)
-            np.multiply(self._W[:, H:].T, half, out=WxT)
-            bh = self._b * half
-            _read_only(WhT, WxT, bh)
-            self._fused = (versions, WhT, WxT, bh)
-        return self._fused[1:]
+            if path == "plain-feature":
+                arrays = (np.ascontiguousarray(self._W[:, :H].T),
+                          np.ascontiguousarray(self._W[:, H:].T))
+            elif path == "plain-batch":
+                arrays = (np.ascontiguousarray(self._W[:, :H]), self._W[:, H:].copy())
+            elif path == "tanh":
+                scale = _row_scale(H, self.dtype, path)
+                arrays = ((self._W[:, :H] * scale[:, None]).T.copy(),
+                          (self._W[:, H:] * scale[:, None]).T.copy(), self._b * scale)
+            else:
+                scale = _row_scale(H, self.dtype, path)[:, None]
+                arrays = (self._W[:, :H] * scale, self._W[:, H:] * scale,
+                          self._b * scale[:, 0])
+            _read_only(*arrays)
+            made[path] = arrays
+        return made[path]
 
     def _finite_result(self, what, arrays):
         """Refuse a result that overflowed the cell's dtype (finite inputs, huge values)."""
@@ -351,54 +367,108 @@ class LSTMCell(WeightOwner):
         """
         xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
         batched = xs.ndim == 3
-        T, H = xs.shape[0], self.H
+        T, H, D = xs.shape[0], self.H, self.D
         B = xs.shape[1] if batched else 1
-        xs = xs.reshape(T, B, self.D)
-        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype, copy=True)
-        c0 = check_state(c0, "c0", B, self.H, batched, self.dtype, copy=True)
+        xs = xs.reshape(T, B, D)
+        h0 = check_state(h0, "h0", B, H, batched, self.dtype)
+        c0 = check_state(c0, "c0", B, H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
-        rows = gate_rows(H)
-        WhT, WxT, bh = self._prepared()
+        layout = "feature" if B * H >= FEATURE_MAJOR_MIN else "batch"
+        run = self._forward_feature if layout == "feature" else self._forward_batch
         source = self._source()
+        G, Hs, Cs, CP = run(xs, h0, c0, pins)
+        # a NaN (from inf - inf in an overflowing product) reaches h_T and c_T: checking them
+        # finds it anywhere in the sequence
+        self._finite_result("forward", [("h_T", Hs[T]), ("c_T", Cs[T])])
+        _read_only(xs, G, Hs, Cs, CP)
+        if layout == "feature":  # the public (T, B, ·) arrays are views of (T, ·, B) ones
+            G, Hs, Cs, CP = (a.transpose(0, 2, 1) for a in (G, Hs, Cs, CP))
+        return Trace(xs=xs, h0=Hs[0], c0=Cs[0], gates=G, c_all=Cs[1:], cp_all=CP, h_all=Hs[1:],
+                     pinned=frozenset(pins), batched=batched, source=source, store=(Hs, Cs),
+                     layout=layout)
+
+    # Two layouts of the same computation, picked by the size B·H (FEATURE_MAJOR_MIN):
+    #   "batch": every array (T, B, ·), the gates σ through one tanh; fewest numpy calls per step.
+    #   "feature": every array (T, ·, B), so one gate of all steps is T contiguous (H, B) blocks
+    #     (the passes of backward over whole gates run several times faster than over (T, B, H)
+    #     slices), and the gates σ through one exp (cheaper per entry than tanh); more calls.
+    # h and c get T+1 slots, slot t holding h_t and c_t (slot 0: h_0, c_0): h_{t-1} and c_{t-1}
+    # of every step are views.
+
+    def _forward_batch(self, xs, h0, c0, pins):
+        T, B, D = xs.shape
+        H = self.H
+        rows = gate_rows(H)
+        WhT, WxT, bS = self._prepared("tanh")     # (H, 4H), (D, 4H), (4H,)
+        Hs = np.empty((T + 1, B, H), dtype=self.dtype)
+        Cs = np.empty((T + 1, B, H), dtype=self.dtype)
+        CP = np.empty((T, B, H), dtype=self.dtype)
+        Hs[0], Cs[0] = h0, c0
         # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two, in
         # the prepared weights), one tanh over all 4H pre-activations and one multiply-add give
-        # all four gates. (B, 4H) each: a product of same-shape arrays runs faster than a
-        # broadcast one
+        # all four gates. (B, 4H) each: same-shape products run faster than broadcast ones
         half, shift = _tanh_to_gates_rows(H, self.dtype, B)
-        # the input projection of every timestep in one GEMM, before the loop
-        gates = xs.reshape(T * B, self.D) @ WxT    # (T·B, 4H)
-        gates += bh
-        gates = gates.reshape(T, B, 4 * H)
-        c_all = np.empty((T, B, H), dtype=self.dtype)
-        cp_all = np.empty_like(c_all)
-        h_all = np.empty_like(c_all)
+        G = xs.reshape(T * B, D) @ WxT              # the input projection of every step at once
+        G += bS
+        G = G.reshape(T, B, 4 * H)
         hWh = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         I = np.empty((B, H), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
-        f_all, i_all, ct_all, o_all = gates.reshape(T, B, 4, H).transpose(2, 0, 1, 3)
-        h, c = h0, c0
+        f_all, i_all, ct_all, o_all = (G[..., rows[name]] for name in GATES)  # (T, B, H) views
         for t in range(T):
-            g = gates[t]                                  # (B, 4H), a view: filled in place
-            np.matmul(h, WhT, out=hWh)
+            g = G[t]                                  # (B, 4H), filled in place
+            np.matmul(Hs[t], WhT, out=hWh)
             g += hWh
             np.tanh(g, out=g)
             g *= half
             g += shift
             for name, v in pins.items():
                 g[:, rows[name]] = v[t]
-            c_t, cp = c_all[t], cp_all[t]
-            np.multiply(f_all[t], c, out=c_t)                 # F_t = c_{t-1} ⊗ f_t
+            c_t, cp = Cs[t + 1], CP[t]
+            np.multiply(f_all[t], Cs[t], out=c_t)         # F_t = c_{t-1} ⊗ f_t
             np.multiply(i_all[t], ct_all[t], out=I)
             c_t += I
             np.tanh(c_t, out=cp)
-            h = np.multiply(o_all[t], cp, out=h_all[t])
-            c = c_t
-        # a NaN (from inf - inf in an overflowing product) reaches h_T and c_T: checking them
-        # finds it anywhere in the sequence
-        self._finite_result("forward", [("h_T", h_all[-1]), ("c_T", c_all[-1])])
-        _read_only(xs, h0, c0, gates, c_all, cp_all, h_all)
-        return Trace(xs=xs, h0=h0, c0=c0, gates=gates, c_all=c_all, cp_all=cp_all, h_all=h_all,
-                     pinned=frozenset(pins), batched=batched, source=source)
+            np.multiply(o_all[t], cp, out=Hs[t + 1])
+        return G, Hs, Cs, CP
+
+    def _forward_feature(self, xs, h0, c0, pins):
+        T, B, D = xs.shape
+        H = self.H
+        rows = gate_rows(H)
+        WhS, WxS, bS = self._prepared("exp")      # (4H, H), (4H, D), (4H,)
+        Hs = np.empty((T + 1, H, B), dtype=self.dtype)
+        Cs = np.empty((T + 1, H, B), dtype=self.dtype)
+        CP = np.empty((T, H, B), dtype=self.dtype)
+        Hs[0], Cs[0] = h0.T, c0.T
+        G = np.matmul(WxS, xs.transpose(0, 2, 1))  # the input projections, (4H, D)·(D, B) each
+        G += bS[:, None]                            # (T, 4H, B)
+        hWh = np.empty((4 * H, B), dtype=self.dtype)  # W_h · h_{t-1}, reused every step
+        I = np.empty((H, B), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
+        f_all, i_all, ct_all, o_all = (G[:, rows[name]] for name in GATES)  # (T, H, B) views
+        # σ(z) = 1 / (1 + e^{-z}) and tanh(z) = 2 σ(2z) - 1: with the f, i, o rows negated and the
+        # c̃ rows times -2 (exact), one exp over all 4H pre-activations, then 1/(1 + ·), and
+        # 2·(·) - 1 on the c̃ block. exp may overflow to inf (then σ = 0): no warning for that.
+        with np.errstate(over="ignore", under="ignore"):
+            for t in range(T):
+                g = G[t]                              # (4H, B), filled in place
+                np.matmul(WhS, Hs[t], out=hWh)
+                g += hWh
+                np.exp(g, out=g)
+                g += 1.0
+                np.reciprocal(g, out=g)
+                ct = ct_all[t]
+                ct *= 2.0
+                ct -= 1.0
+                for name, v in pins.items():
+                    g[rows[name]] = v[t].T
+                c_t, cp = Cs[t + 1], CP[t]
+                np.multiply(f_all[t], Cs[t], out=c_t)     # F_t = c_{t-1} ⊗ f_t
+                np.multiply(i_all[t], ct, out=I)
+                c_t += I
+                np.tanh(c_t, out=cp)
+                np.multiply(o_all[t], cp, out=Hs[t + 1])
+        return G, Hs, Cs, CP
 
     def backward(self, trace, dh, dc_last=None):
         """Backpropagation through time.
@@ -422,21 +492,34 @@ class LSTMCell(WeightOwner):
         if dc_last is not None:
             dc_last = as_float_input(dc_last, "dc_last", self.dtype)
             require_shape(dc_last, trace.c[-1].shape, "dc_last")
+            dc_last = dc_last.reshape(B, H)
+        run = self._backward_feature if trace.layout == "feature" else self._backward_batch
+        dW, db, dx, dh0, dc0 = run(trace, dh, dc_last)
+        self._finite_result("backward", [("the gradient of W", dW), ("the gradient of b", db),
+                                         ("the gradient of x", dx), ("the gradient of h0", dh0),
+                                         ("the gradient of c0", dc0)])
+        grads = by_gate(dW, db, H)
+        grads["x"] = dx if trace.batched else dx[:, 0]
+        grads["h0"] = dh0 if trace.batched else dh0[0]
+        grads["c0"] = dc0 if trace.batched else dc0[0]
+        return grads
 
-        Wh, Wx = self._W[:, :H], self._W[:, H:]
-        G = trace.gates
+    def _backward_batch(self, trace, dh, dc_last):
+        T, B, H = trace.c_all.shape
+        D, dt = self.D, self.dtype
+        Wh, Wx = self._prepared("plain-batch")      # W_h (4H, H), W_x (4H, D)
+        Hs, Cs = trace.store                        # (T+1, B, H) each
+        G, CP = trace.gates, trace.cp_all
         rows = gate_rows(H)
         f, i, g, o = (G[..., rows[name]] for name in GATES)  # each (T, B, H)
-        cp = trace.cp_all
         # Everything that does not depend on the recursion, for all T steps at once:
         # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A); the loop
-        # turns it into dZ in place (a fresh large array costs page faults on first touch).
-        A = np.empty((T, B, 4 * H), dtype=self.dtype)
+        # turns it into dZ in place.
+        A = np.empty((T, B, 4 * H), dtype=dt)
         Af, Ai, Ag, Ao = (A[..., rows[name]] for name in GATES)
         np.subtract(1.0, f, out=Af)
         Af *= f
-        Af[0] *= trace.c0               # c_{t-1} ⊗ f ⊗ (1 - f)
-        Af[1:] *= trace.c_all[:-1]
+        Af *= Cs[:T]                    # c_{t-1} ⊗ f ⊗ (1 - f)
         np.subtract(1.0, i, out=Ai)
         Ai *= i
         Ai *= g                         # c̃ ⊗ i ⊗ (1 - i)
@@ -445,28 +528,26 @@ class LSTMCell(WeightOwner):
         Ag *= i                         # i ⊗ (1 - c̃²)
         np.subtract(1.0, o, out=Ao)
         Ao *= o
-        Ao *= cp                        # c' ⊗ o ⊗ (1 - o)
+        Ao *= CP                        # c' ⊗ o ⊗ (1 - o)
         for name in trace.pinned:
             A[..., rows[name]] = 0.0
         # dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
         # with FK[t] = [f_{t+1}, o_t ⊗ (1 - c'_t²)] and one sum of its halves
-        FK = np.empty((T, B, 2 * H), dtype=self.dtype)
+        FK = np.empty((T, B, 2 * H), dtype=dt)
         K = FK[..., H:]
-        np.multiply(cp, cp, out=K)
+        np.multiply(CP, CP, out=K)
         np.subtract(1.0, K, out=K)
         K *= o
         FK[:-1, :, :H] = f[1:]
         FK[-1, :, :H] = 1.0             # dc_last reaches c_T as it is
-
         # M = [dc_t, dc_t, dc_t, dh_t] lines up with A[t]: dz_t = A[t] ⊗ M in one product
-        M = np.zeros((B, 4 * H), dtype=self.dtype)
+        M = np.zeros((B, 4 * H), dtype=dt)
         M4 = M.reshape(B, 4, H)
         if dc_last is not None:
-            M[:, 2 * H:3 * H] = dc_last.reshape(B, H)
-        P = np.empty((B, 2 * H), dtype=self.dtype)
+            M[:, 2 * H:3 * H] = dc_last
+        P = np.empty((B, 2 * H), dtype=dt)
         P_F, P_K = P[:, None, :H], P[:, None, H:]        # (B, 1, H): broadcast to the three dc
-        Wh_ = np.ascontiguousarray(Wh)                  # (4H, H)
-        dh_next = np.zeros((B, H), dtype=self.dtype)
+        dh_next = np.zeros((B, H), dtype=dt)
         dh_t, dc3, pair = M[:, 3 * H:], M4[:, :3], M[:, 2 * H:]  # views, fixed for the loop
         for t in range(T - 1, -1, -1):
             np.add(dh[t], dh_next, out=dh_t)
@@ -474,23 +555,91 @@ class LSTMCell(WeightOwner):
             np.add(P_F, P_K, out=dc3)                   # dc_t, three times
             dz = A[t]
             dz *= M                                     # gradients on the pre-activations
-            np.matmul(dz, Wh_, out=dh_next)
-        dc = M[:, :H]
-        dc_0 = dc * f[0]
-        dZ2 = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
-        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps, h_0 on its own (no copy of h)
-        dWh = dZ2[B:].T @ trace.h_all[:-1].reshape((T - 1) * B, H) + dZ2[:B].T @ trace.h0
-        dW = np.concatenate([dWh, dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
-        db = dZ2.sum(axis=0)
-        dx = (dZ2 @ Wx).reshape(T, B, self.D)
-        self._finite_result("backward", [("the gradient of W", dW), ("the gradient of b", db),
-                                         ("the gradient of x", dx), ("the gradient of h0", dh_next),
-                                         ("the gradient of c0", dc_0)])
-        grads = by_gate(dW, db, H)
-        grads["x"] = dx if trace.batched else dx[:, 0]
-        grads["h0"] = dh_next if trace.batched else dh_next[0]
-        grads["c0"] = dc_0 if trace.batched else dc_0[0]
-        return grads
+            np.matmul(dz, Wh, out=dh_next)
+        dc0 = M[:, :H] * f[0]
+        dZ = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
+        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps at once
+        dW = np.empty((4 * H, H + D), dtype=dt)
+        np.matmul(dZ.T, Hs[:T].reshape(T * B, H), out=dW[:, :H])
+        np.matmul(dZ.T, trace.xs.reshape(T * B, D), out=dW[:, H:])
+        return dW, dZ.sum(axis=0), (dZ @ Wx).reshape(T, B, D), dh_next, dc0
+
+    def _backward_feature(self, trace, dh, dc_last):
+        T, B, H = trace.c_all.shape
+        D, dt = self.D, self.dtype
+        WhT, WxT = self._prepared("plain-feature")  # W_h^T (H, 4H), W_x^T (D, 4H)
+        Hs, Cs = (a.transpose(0, 2, 1) for a in trace.store)  # (T+1, H, B), the forward's own
+        G = trace.gates.transpose(0, 2, 1)          # (T, 4H, B)
+        CP = trace.cp_all.transpose(0, 2, 1)        # (T, H, B)
+        dhs = np.ascontiguousarray(dh.transpose(0, 2, 1))  # (T, H, B)
+        rows = gate_rows(H)
+        f, i, g, o = (G[:, rows[name]] for name in GATES)  # each (T, H, B)
+        # as in _backward_batch, with every (B, ·) block transposed to (·, B)
+        A = np.empty((T, 4 * H, B), dtype=dt)
+        Af, Ai, Ag, Ao = (A[:, rows[name]] for name in GATES)
+        np.subtract(1.0, f, out=Af)
+        Af *= f
+        Af *= Cs[:T]
+        np.subtract(1.0, i, out=Ai)
+        Ai *= i
+        Ai *= g
+        np.multiply(g, g, out=Ag)
+        np.subtract(1.0, Ag, out=Ag)
+        Ag *= i
+        np.subtract(1.0, o, out=Ao)
+        Ao *= o
+        Ao *= CP
+        for name in trace.pinned:
+            A[:, rows[name]] = 0.0
+        FK = np.empty((T, 2 * H, B), dtype=dt)
+        K = FK[:, H:]
+        np.multiply(CP, CP, out=K)
+        np.subtract(1.0, K, out=K)
+        K *= o
+        FK[:-1, :H] = f[1:]
+        FK[-1, :H] = 1.0
+        M = np.zeros((4 * H, B), dtype=dt)
+        M4 = M.reshape(4, H, B)
+        if dc_last is not None:
+            M[2 * H:3 * H] = dc_last.T
+        P = np.empty((2 * H, B), dtype=dt)
+        P_F, P_K = P[None, :H], P[None, H:]         # (1, H, B): broadcast to the three dc
+        dh_next = np.zeros((H, B), dtype=dt)
+        dh_t, dc3, pair = M[3 * H:], M4[:3], M[2 * H:]
+        for t in range(T - 1, -1, -1):
+            np.add(dhs[t], dh_next, out=dh_t)
+            np.multiply(pair, FK[t], out=P)
+            np.add(P_F, P_K, out=dc3)
+            dz = A[t]
+            dz *= M
+            np.matmul(WhT, dz, out=dh_next)
+        dc0 = (M[:H] * f[0]).T
+        # the GEMMs over all steps need the steps and the batch side by side: (4H, T·B)
+        dZ = np.ascontiguousarray(A.transpose(1, 0, 2)).reshape(4 * H, T * B)
+        h_prev = np.ascontiguousarray(Hs[:T].transpose(0, 2, 1)).reshape(T * B, H)
+        dW = np.empty((4 * H, H + D), dtype=dt)
+        np.matmul(dZ, h_prev, out=dW[:, :H])
+        np.matmul(dZ, trace.xs.reshape(T * B, D), out=dW[:, H:])
+        dx = (dZ.T @ WxT.T).reshape(T, B, D)
+        return dW, dZ.sum(axis=1), dx, dh_next.T.copy(), dc0.copy()
+
+
+# B·H from which forward and backward use the "feature" layout (see LSTMCell._forward_batch):
+# measured on the benchmark machine, it saves most of the time of the passes over whole gates
+# and exp costs half of tanh per entry (a fifth in float64), but it makes more numpy calls per
+# step and backward must transpose dZ once, which only pays off for larger arrays.
+FEATURE_MAJOR_MIN = 2048
+
+
+@functools.lru_cache(maxsize=64)
+def _row_scale(H, dtype, path):
+    """(4H,) factor of each row of the fused weights for an activation path of forward:
+    "tanh": 1/2 on the f, i, o rows and 1 on the c̃ rows; "exp": -1 and -2. Read-only, cached."""
+    scale = _tanh_to_gates(H, dtype)[0].copy() if path == "tanh" else np.full(4 * H, -1.0, dtype)
+    if path == "exp":
+        scale[2 * H:3 * H] = -2.0
+    scale.flags.writeable = False
+    return scale
 
 
 @functools.lru_cache(maxsize=32)
