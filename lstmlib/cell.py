@@ -557,6 +557,7 @@ class LSTMCell(WeightOwner):
             dz *= M                                     # gradients on the pre-activations
             np.matmul(dz, Wh, out=dh_next)
         dc0 = M[:, :H] * f[0]
+        del FK
         dZ = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
         # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps at once
         dW = np.empty((4 * H, H + D), dtype=dt)
@@ -614,14 +615,28 @@ class LSTMCell(WeightOwner):
             dz *= M
             np.matmul(WhT, dz, out=dh_next)
         dc0 = (M[:H] * f[0]).T
-        # the GEMMs over all steps need the steps and the batch side by side: (4H, T·B)
-        dZ = np.ascontiguousarray(A.transpose(1, 0, 2)).reshape(4 * H, T * B)
-        h_prev = np.ascontiguousarray(Hs[:T].transpose(0, 2, 1)).reshape(T * B, H)
-        dW = np.empty((4 * H, H + D), dtype=dt)
-        np.matmul(dZ, h_prev, out=dW[:, :H])
-        np.matmul(dZ, trace.xs.reshape(T * B, D), out=dW[:, H:])
-        dx = (dZ.T @ WxT.T).reshape(T, B, D)
-        return dW, dZ.sum(axis=1), dx, dh_next.T.copy(), dc0.copy()
+        del FK, dhs  # no longer needed: less memory at the peak below
+        # ∂L/∂W = Σ_t dz_t [h_{t-1}, x_t]^T, ∂L/∂b = Σ_t dz_t, ∂L/∂x_t = W_x^T dz_t: GEMMs need the
+        # steps and the batch side by side, (4H, n·B): done in chunks of n steps, each copied
+        # into one reused buffer (a copy of all of dZ at once would be the largest array here)
+        n = max(1, min(T, BACKWARD_CHUNK // B))
+        dZc = np.empty((4 * H, n * B), dtype=dt)
+        Zc = np.empty((n * B, H + D), dtype=dt)     # [h_{t-1}, x_t] of the chunk's steps
+        dW = np.zeros((4 * H, H + D), dtype=dt)
+        db = np.zeros(4 * H, dtype=dt)
+        dx = np.empty((T, B, D), dtype=dt)
+        part = np.empty((4 * H, H + D), dtype=dt)
+        for t0 in range(0, T, n):
+            m = min(n, T - t0) * B
+            cols, rows_ = dZc[:, :m], Zc[:m]
+            np.copyto(cols.reshape(4 * H, m // B, B), A[t0:t0 + m // B].transpose(1, 0, 2))
+            np.copyto(rows_[:, :H].reshape(m // B, B, H), Hs[t0:t0 + m // B].transpose(0, 2, 1))
+            rows_[:, H:] = trace.xs[t0:t0 + m // B].reshape(m, D)
+            np.matmul(cols, rows_, out=part)
+            dW += part
+            db += cols.sum(axis=1)
+            np.matmul(cols.T, WxT.T, out=dx[t0:t0 + m // B].reshape(m, D))
+        return dW, db, dx, dh_next.T.copy(), dc0.copy()
 
 
 # B·H from which forward and backward use the "feature" layout (see LSTMCell._forward_batch):
@@ -629,6 +644,8 @@ class LSTMCell(WeightOwner):
 # and exp costs half of tanh per entry (a fifth in float64), but it makes more numpy calls per
 # step and backward must transpose dZ once, which only pays off for larger arrays.
 FEATURE_MAJOR_MIN = 2048
+# columns (steps × batch) of the chunks in which the feature layout's backward multiplies dZ
+BACKWARD_CHUNK = 4096
 
 
 @functools.lru_cache(maxsize=64)

@@ -65,6 +65,8 @@ def path(request, monkeypatch):
     """Run a test with each of the fused passes' two layouts ("batch": gates through one tanh;
     "feature": through one exp), which forward otherwise picks by the size B·H."""
     monkeypatch.setattr(cell_module, "FEATURE_MAJOR_MIN", 0 if request.param == "feature" else 10**9)
+    # backward's GEMMs in chunks of 3 // B steps (at least 1): several chunks, one of them short
+    monkeypatch.setattr(cell_module, "BACKWARD_CHUNK", 3)
     return request.param
 
 
