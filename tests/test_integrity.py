@@ -362,6 +362,17 @@ def test_clipping_huge_finite_gradients_keeps_their_direction(rng, scale, dtype)
     assert global_norm(grads) == pytest.approx(norm)
 
 
+def test_a_norm_beyond_the_float_range_is_inf_and_clipping_still_works():
+    grads = {"a": np.full(4, 1e308), "b": np.full(2, -1e308)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning: the norm is inf by design
+        assert global_norm(grads) == float("inf")
+        clipped, norm = clip_grad_norm(grads, 2.0)
+    assert norm == float("inf")
+    np.testing.assert_allclose(clipped["a"], np.full(4, 2.0 / np.sqrt(6)))
+    np.testing.assert_allclose(clipped["b"], np.full(2, -2.0 / np.sqrt(6)))
+
+
 def test_clipping_refuses_non_finite_gradients():
     with pytest.raises(NonFiniteError, match=re.escape("gradient b must be finite; found nan at index (1,)")):
         clip_grad_norm({"a": np.ones(2), "b": np.array([0.0, np.nan])}, 1.0)
