@@ -128,3 +128,50 @@ def test_marked_steps_order_and_shape():
     assert m.shape == (5, 2) and (m[:, 0] < m[:, 1]).all()
     for b in range(5):
         assert set(np.flatnonzero(xs[:, b, 1])) == set(m[b])
+
+
+def test_lstm_float32_step_stays_float32_with_float64_states():
+    cell = LSTMCell(2, 3, dtype=F32)
+    s = cell.step(np.ones(2), np.ones(3), np.ones(3))
+    assert all(v.dtype == F32 for v in vars(s).values()), {k: v.dtype for k, v in vars(s).items()}
+    tr = RNNCell(2, 3, dtype=F32).forward(np.ones((4, 2)), np.ones(3))
+    assert tr.h0.dtype == F32 and tr.h.dtype == F32 and tr.xs.dtype == F32
+
+
+def test_rnn_float32_forward_computes_in_float32():
+    rng = np.random.default_rng(5)
+    cell = RNNCell(3, 5, dtype=F32, seed=2)
+    xs = rng.normal(size=(6, 4, 3)).astype(F32)
+    h = rng.normal(size=(4, 5)).astype(F32)
+    tr = cell.forward(xs, h)
+    W, b, H = cell.W.copy(), cell.b.copy(), cell.H
+    a = (xs.reshape(-1, 3) @ W[:, H:].T).reshape(6, 4, 5)
+    a += b
+    WhT = np.ascontiguousarray(W[:, :H].T)
+    hWh = np.empty((4, 5), dtype=F32)
+    for t in range(6):
+        np.matmul(h, WhT, out=hWh)
+        a[t] += hWh
+        h = np.tanh(a[t], out=a[t])
+    np.testing.assert_array_equal(tr.h, a)
+
+
+def test_rnn_forward_finds_a_nan_at_the_last_step():
+    cell = RNNCell(2, 1, dtype=F32)
+    cell.W[:] = [[0.0, 3e38, -3e38]]
+    xs = np.zeros((3, 2))
+    xs[-1] = 2.0                                     # inf - inf only at the last step
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(NonFiniteError, match=r"^forward: h_T overflowed float32 \(found nan "
+                                                 r"at index \(0, 0\)\)"):
+            cell.forward(xs)
+
+
+def test_rnn_defaults_and_messages():
+    np.testing.assert_array_equal(RNNCell(2, 3).W, RNNCell(2, 3, seed=0).W)
+    assert not RNNCell(2, 3).b.any()
+    with pytest.raises(ValueError, match=re.escape("input_size must be a positive integer; got 0")):
+        RNNCell(0, 3)
+    with pytest.raises(ValueError, match=re.escape("hidden_size must be a positive integer; got -1")):
+        RNNCell(2, -1)
