@@ -53,9 +53,11 @@ def summarize(status, equivalent):
     argued = {k: equivalent[k] for k in survivors if k in equivalent}
     open_ = [k for k in survivors if k not in equivalent]
     killed = counts.get("killed", 0) + counts.get("timeout", 0)  # a mutant that hangs is caught
-    considered = len(status) - len(argued) - counts.get("no tests", 0) - counts.get("skipped", 0)
+    unchecked = counts.get("not checked", 0)
+    considered = (len(status) - len(argued) - counts.get("no tests", 0) - counts.get("skipped", 0)
+                  - unchecked)
     return {
-        "counts": counts, "total": len(status), "killed": killed,
+        "counts": counts, "total": len(status), "killed": killed, "not_checked": unchecked,
         "equivalent": len(argued), "non_equivalent": considered,
         "score_pct": 100.0 * killed / considered if considered else None,
         "target_pct": TARGET_PCT,
@@ -72,13 +74,18 @@ def markdown(res):
              "modules (cell, rnn, train, checks, activations, tasks, weights): each mutant, one small "
              "edit of the code, is run against the unit tests that cover the edited function. "
              "A mutant is killed when a test fails on it.", "",
-             "| mutants | killed | survived, argued equivalent | survived, not explained "
-             "| without tests | score (killed / non-equivalent) | target |",
-             "|---|---|---|---|---|---|---|",
-             f"| {res['total']} | {res['killed']} | {res['equivalent']} | {len(res['unexplained'])} "
+             "| mutants | run | killed | survived, argued equivalent | survived, not explained "
+             "| without tests | score (killed / non-equivalent run) | target |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| {res['total']} | {res['total'] - res['not_checked']} | {res['killed']} "
+             f"| {res['equivalent']} | {len(res['unexplained'])} "
              f"| {len(res['no_tests'])} | {'n/a' if score is None else f'{score:.1f}%'} "
              f"| ≥ {res['target_pct']:.0f}% |"]
-    other = {k: v for k, v in res["counts"].items() if k not in ("killed", "survived", "no tests")}
+    if res["not_checked"]:
+        lines += ["", f"**Incomplete run:** {res['not_checked']} of the {res['total']} mutants were "
+                  "not run; the score is over the mutants that were."]
+    other = {k: v for k, v in res["counts"].items()
+             if k not in ("killed", "survived", "no tests", "not checked")}
     if other:
         lines += ["", "Other outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(other.items()))
                   + " (a timeout counts as killed: the mutant changed what the tests observe)."]

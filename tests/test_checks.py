@@ -264,6 +264,8 @@ BAD_INPUTS = [
      "LSTMCell.W must be finite; found nan at index (1, 2) (params['W_f'][1, 2])"),
     ("LSTM step: inf in b_o", lambda c: _inf_bias(LSTMCell(D, H)).step(x), ValueError,
      "LSTMCell.b must be finite; found inf at index (7,) (params['b_o'][1])"),
+    ("concat: h_prev (2, 4), x (3, 5)", lambda c: concat(np.zeros((2, 4)), np.zeros((3, 5))), ValueError,
+     "batch sizes differ: h_prev has B=2, x has B=3"),
     ("concat: h_prev (2,), x (1, 3)", lambda c: concat(np.zeros(2), np.zeros((1, 3))), ValueError,
      "concat expects h_prev and x both of shape (n,) or both (B, n); got h_prev (2,) and x (1, 3)"),
 ]

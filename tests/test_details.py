@@ -175,3 +175,22 @@ def test_rnn_defaults_and_messages():
         RNNCell(0, 3)
     with pytest.raises(ValueError, match=re.escape("hidden_size must be a positive integer; got -1")):
         RNNCell(2, -1)
+
+
+def test_step_names_h_when_only_the_output_gate_overflows():
+    cell = LSTMCell(1, 1, dtype=F32)
+    cell.params["W_o"][0] = [3e38, -3e38]            # o = σ(inf - inf) = NaN; c_t stays finite
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(NonFiniteError, match=r"^step: h_t overflowed float32 \(found nan"):
+            cell.step(np.full(1, 2.0), np.full(1, 2.0), np.ones(1))
+
+
+def test_scalars_in_scalars_out():
+    from lstmlib import sigmoid, tanh
+
+    for f in (sigmoid, tanh):
+        out = f(0.5)
+        assert not isinstance(out, np.ndarray) and isinstance(out, np.floating), f.__name__
+        assert isinstance(f(np.array([0.5])), np.ndarray) and f(np.array([0.5])).shape == (1,)
+        assert f(np.ones((2, 3))).shape == (2, 3)
