@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 JB_FLAGS := --builder html -W -n --keep-going
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: book test notebooks serve bench lint unit nbval book-strict browser chromium clean help \
+.PHONY: book test notebooks serve bench mutants lint unit nbval book-strict browser chromium clean help \
 	lab clean-venv lab-check
 
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make serve      preview the built book on http://127.0.0.1:8000"
 	@echo "make lab        add JupyterLab to .venv and open the book's notebooks on 127.0.0.1"
 	@echo "make bench      run the benchmarks in bench/ (BENCH_ARGS=--full: also make book, make test)"
+	@echo "make mutants    mutation testing of lstmlib (slow; not part of make test)"
 
 # --- environments ----------------------------------------------------------------------------
 $(BIN)/activate:
@@ -98,6 +99,14 @@ chromium:
 bench: $(VENV)/.dev-deps
 	BENCH_WAS_OPENBLAS_CORETYPE="$${OPENBLAS_CORETYPE-}" BENCH_WAS_OPENBLAS_L2_SIZE="$${OPENBLAS_L2_SIZE-}" \
 	  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench $(BENCH_ARGS)
+
+# Mutation testing (setup.cfg [mutmut]): every mutant of lstmlib's numerical modules against the
+# unit tests that cover it, then the score into bench/results/mutants.{json,md} (the Performance
+# page includes it). mutants/ is mutmut's working copy; it ignores itself for git.
+mutants: $(VENV)/.dev-deps
+	mkdir -p mutants && printf '*\n' > mutants/.gitignore
+	env -u PYTHONPATH $(BIN)/mutmut run --max-children 2
+	$(BIN)/python -m bench.mutation
 
 clean:
 	rm -rf _build

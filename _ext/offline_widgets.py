@@ -7,7 +7,8 @@
 2. Every slider control gets a static fallback: the frame it shows at its default position is
    written into the page as an `<img class="jupyter-widget">` right before the control's view,
    so a reader sees the figure before (or without) JavaScript; CSS hides it once the live
-   control has been drawn beside it (static/lstm-widgets.css).
+   control has been drawn beside it (static/lstm-widgets.css). It is added while Sphinx writes
+   the page (html-page-context), so every build, full or incremental, leaves one per control.
 """
 
 import base64
@@ -92,7 +93,9 @@ def drop_thebe(app, pagename, templatename, context, doctree):
 
 STATE = re.compile(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', re.S)
 FRAME_IMG = re.compile(r'<img class="lstm-frame" ([^>]*?)/?>')  # its src, alt, title and style
-VIEW = re.compile(r'<script type="application/vnd.jupyter.widget-view\+json">(.*?)</script>', re.S)
+# a control's view, with the fallback written before it by an earlier pass, if there was one
+VIEW = re.compile(r'(?:<img class="jupyter-widget lstm-fallback" [^>]*>)?'
+                  r'(<script type="application/vnd.jupyter.widget-view\+json">(.*?)</script>)', re.S)
 
 
 def default_frame(models, model_id):
@@ -114,34 +117,49 @@ def default_frame(models, model_id):
     return None
 
 
+def with_fallbacks(html, models):
+    """`html` with exactly one fallback image right before each slider control's view.
+
+    Idempotent: a fallback already there (from an earlier pass over the same HTML) is replaced,
+    never added to, so f(f(x)) == f(x).
+    """
+    def one(match):
+        view = match.group(1)
+        frame = default_frame(models, json.loads(match.group(2))["model_id"])
+        if frame is None:
+            return view
+        img = FRAME_IMG.search(frame)
+        return f'<img class="jupyter-widget lstm-fallback" {img.group(1)}>' + view
+
+    return VIEW.sub(one, html)
+
+
 def add_fallbacks(html):
+    """A whole page with its widget state inside: the fallbacks added (idempotent)."""
     state = STATE.search(html)
     if not state:
         return html
-    models = json.loads(state.group(1))["state"]
-
-    def with_fallback(match):
-        frame = default_frame(models, json.loads(match.group(1))["model_id"])
-        if frame is None:
-            return match.group(0)
-        img = FRAME_IMG.search(frame)
-        return f'<img class="jupyter-widget lstm-fallback" {img.group(1)}>' + match.group(0)
-
-    return VIEW.sub(with_fallback, html)
+    return with_fallbacks(html, json.loads(state.group(1))["state"])
 
 
-def on_build_finished(app, exception):
-    if exception is not None or app.builder.format != "html":
+def page_fallbacks(app, pagename, templatename, context, doctree):
+    """Add the fallbacks while Sphinx writes the page, from the widget state myst-nb keeps for
+    it. A page is transformed exactly when it is written: a page that an incremental
+    build leaves alone is not touched again (the old build-finished pass over every page on disk
+    added one more copy per rebuild)."""
+    if "body" not in context or app.builder.format != "html":
         return
-    for page in Path(app.outdir).rglob("*.html"):
-        html = page.read_text(encoding="utf-8")
-        new = add_fallbacks(html)
-        if new != html:
-            page.write_text(new, encoding="utf-8")
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    state = NbMetadataCollector.get_js_files(app.env, pagename).get("ipywidgets_state")
+    if not state:
+        return
+    models = json.loads(state[1]["body"])["state"]
+    context["body"] = with_fallbacks(context["body"], models)
 
 
 def setup(app):
     app.connect("config-inited", on_config_inited)
     app.connect("html-page-context", drop_thebe)
-    app.connect("build-finished", on_build_finished)
+    app.connect("html-page-context", page_fallbacks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

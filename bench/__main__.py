@@ -1,6 +1,6 @@
 """`python -m bench`: measure, print the table, write bench/results/latest.{json,md}.
 
-    python -m bench                  lstmlib vs torch, sliders, training
+    python -m bench                  lstmlib vs torch, sliders, training, memory
     python -m bench --full           also `make book` from clean and `make test`
     python -m bench --only lstm      one or more sections; the others keep their last results
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("lstm", "sliders", "training", "build")
+SECTIONS = ("lstm", "sliders", "training", "memory", "build")
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
@@ -31,7 +31,7 @@ def main(argv=None):
     unset = {v: os.environ.get(f"BENCH_WAS_{v}") or None for v in OPENBLAS_VARS}
 
     import lstmlib
-    from bench import build, lstm, machine, report, sliders, training
+    from bench import build, lstm, machine, memory, report, sliders, training
 
     old = {}
     if (RESULTS / "latest.json").exists() and args.only:
@@ -40,6 +40,7 @@ def main(argv=None):
     runners = {"lstm": lambda: lstm.run(budget=args.budget),
                "sliders": lambda: sliders.run(ROOT / "book"),
                "training": training.run,
+               "memory": memory.run,
                "build": lambda: build.run(ROOT)}
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     for name in wanted:

@@ -1,5 +1,13 @@
 """lstmlib's LSTMCell forward + backward against torch.nn.LSTM on the CPU, and the matmul peak.
 
+How it measures. Each implementation is timed in its own block: the thread pools are left idle
+for a moment (numpy's OpenBLAS threads and torch's OpenMP threads spin for a while after a call
+and would steal the cores from the other library), then a warm-up, then many repeats of that one
+implementation. Blocks alternate (lstmlib, torch, torch, lstmlib, ...) so that a slow phase of the
+machine hits both. Best and median are over every repeat of every block. The old way, the two
+alternating at every repeat, is measured too and shown apart: it makes torch look up to twice
+as slow as it is on its own.
+
 FLOP count of one forward + backward pass over T steps, batch B, input D, hidden H, counting the
 matrix products only (2 FLOPs per multiply-add; the elementwise gate work is O(T·B·H) and left out):
 
@@ -10,7 +18,6 @@ matrix products only (2 FLOPs per multiply-add; the elementwise gate work is O(T
 
 import statistics
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,22 +27,12 @@ SIZES = ((1, 50, 4, 8), (32, 100, 8, 32), (64, 200, 32, 128))  # (B, T, D, H)
 DTYPES = ("float32", "float64")
 # torch.nn.LSTM keeps its rows in the order i, f, g, o; lstmlib's fused W has f, i, c, o.
 TORCH_FROM_LSTMLIB = ("i", "f", "c", "o")
+IDLE_S = 0.3  # pause before every block: long enough for spinning pool threads to go to sleep
 
 
 def lstm_flops(B, T, D, H):
     """Matrix-product FLOPs of one forward + backward pass: 24 · T · B · H · (H + D)."""
     return 24 * T * B * H * (H + D)
-
-
-@dataclass(frozen=True)
-class Timing:
-    best: float    # seconds, the fastest repeat
-    median: float  # seconds
-    repeats: int
-
-
-def _timing(samples):
-    return Timing(best=min(samples), median=statistics.median(samples), repeats=len(samples))
 
 
 def matmul_peak(dtype, sizes=(1024, 2048), repeats=5):
@@ -56,8 +53,26 @@ def matmul_peak(dtype, sizes=(1024, 2048), repeats=5):
     return {"gflops": best, "n": at}
 
 
+def step_gemm(B, H, dtype, repeats=200):
+    """Best time and GFLOP/s of one recurrent product (B, H) · (H, 4H), as the loop runs it."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((B, H)).astype(dtype)
+    w = rng.standard_normal((H, 4 * H)).astype(dtype)
+    out = np.empty((B, 4 * H), dtype=dtype)
+    for _ in range(20):
+        np.matmul(a, w, out=out)
+    best = min(_once(lambda: np.matmul(a, w, out=out)) for _ in range(repeats))
+    return {"B": B, "H": H, "us": best * 1e6, "gflops": 2 * B * H * 4 * H / best / 1e9}
+
+
+def _once(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def _torch_twin(cell):
-    """A torch.nn.LSTM with the cell's weights (b_hh = 0) and the inputs that need gradients."""
+    """A torch.nn.LSTM with the cell's weights (b_hh = 0)."""
     import torch
 
     H = cell.H
@@ -73,13 +88,9 @@ def _torch_twin(cell):
     return lstm
 
 
-def compare(B, T, D, H, dtype, *, budget=2.0, min_repeats=7, max_repeats=300):
-    """Time lstmlib and torch.nn.LSTM, forward + backward, alternating the two every repeat.
-
-    Both return the gradients of every weight and of x, h_0 and c_0 for an upstream gradient on
-    every h_t. `budget` seconds per implementation sets the number of repeats.
-    Returns a dict with both timings, GFLOP/s and the largest difference of h_T between the two.
-    """
+def implementations(B, T, D, H, dtype):
+    """{"lstmlib": fn, "torch": fn}: one forward + backward pass each, with the gradients of every
+    weight and of x, h_0 and c_0 for an upstream gradient on every h_t; and max |h_lstmlib - h_torch|."""
     import torch
 
     rng = np.random.default_rng(B * 1000 + T)
@@ -106,46 +117,96 @@ def compare(B, T, D, H, dtype, *, budget=2.0, min_repeats=7, max_repeats=300):
 
     trace, _ = run_lstmlib()
     out, _ = run_torch()
-    max_diff = float(np.max(np.abs(trace.h - out.detach().numpy())))
+    diff = float(np.max(np.abs(trace.h - out.detach().numpy())))
+    return {"lstmlib": run_lstmlib, "torch": run_torch}, diff
 
-    # warm-up, then as many repeats as the budget allows
-    t0 = time.perf_counter()
-    run_lstmlib()
-    run_torch()
-    one = max(time.perf_counter() - t0, 1e-6)
-    n = int(min(max_repeats, max(min_repeats, 2 * budget / one)))
-    ours, theirs = [], []
+
+def _block(fn, n, warmup):
+    """Idle pools, warm up, then n timed calls: (wall seconds each, CPU seconds each)."""
+    time.sleep(IDLE_S)
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
-        run_lstmlib()
-        t1 = time.perf_counter()
-        run_torch()
-        t2 = time.perf_counter()
-        ours.append(t1 - t0)
-        theirs.append(t2 - t1)
-    a, b = _timing(ours), _timing(theirs)
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
+def blocks(fns, *, budget=2.0, n_blocks=4, min_repeats=5, max_repeats=200, warmup=3):
+    """Time every function of `fns` in its own blocks, alternating the order block by block.
+
+    budget: seconds per implementation in all. Returns {name: {"wall": [...], "cpu": [...],
+    "block_medians": [...]}} with every repeat's time in seconds.
+    """
+    names = list(fns)
+    one = {k: max(min(_once(fns[k]) for _ in range(3)), 1e-6) for k in names}
+    n = {k: int(min(max_repeats, max(min_repeats, budget / n_blocks / one[k]))) for k in names}
+    out = {k: {"wall": [], "cpu": [], "block_medians": []} for k in names}
+    for b in range(n_blocks):
+        order = names if b % 2 == 0 else names[::-1]
+        for k in order:
+            wall, cpu = _block(fns[k], n[k], warmup)
+            out[k]["wall"] += wall
+            out[k]["cpu"] += cpu
+            out[k]["block_medians"].append(statistics.median(wall))
+    return out
+
+
+def interleaved(fns, *, budget=1.0, min_repeats=5, max_repeats=200):
+    """The old measurement: the implementations alternate at every repeat. {name: [seconds]}"""
+    names = list(fns)
+    for k in names:
+        fns[k]()
+    one = sum(max(_once(fns[k]), 1e-6) for k in names)
+    n = int(min(max_repeats, max(min_repeats, len(names) * budget / one)))
+    out = {k: [] for k in names}
+    for _ in range(n):
+        for k in names:
+            out[k].append(_once(fns[k]))
+    return out
+
+
+def compare(B, T, D, H, dtype, *, budget=2.0):
+    """lstmlib against torch at one size: block timings (best, median, CPU), and interleaved."""
+    fns, diff = implementations(B, T, D, H, dtype)
+    res = blocks(fns, budget=budget)
+    mixed = interleaved(fns, budget=budget / 4)
     flops = lstm_flops(B, T, D, H)
-    return {
-        "B": B, "T": T, "D": D, "H": H, "dtype": np.dtype(dtype).name,
-        "lstmlib_best_ms": a.best * 1e3, "lstmlib_median_ms": a.median * 1e3,
-        "torch_best_ms": b.best * 1e3, "torch_median_ms": b.median * 1e3,
-        "ratio_best": a.best / b.best, "ratio_median": a.median / b.median,
-        "repeats": n, "gflop": flops / 1e9,
-        "lstmlib_gflops": flops / a.best / 1e9, "torch_gflops": flops / b.best / 1e9,
-        "max_abs_diff_h": max_diff,
-    }
+    row = {"B": B, "T": T, "D": D, "H": H, "dtype": np.dtype(dtype).name, "gflop": flops / 1e9,
+           "max_abs_diff_h": diff, "blocks": len(res["lstmlib"]["block_medians"])}
+    for k in fns:
+        wall, cpu = res[k]["wall"], res[k]["cpu"]
+        row[f"{k}_best_ms"] = min(wall) * 1e3
+        row[f"{k}_median_ms"] = statistics.median(wall) * 1e3
+        row[f"{k}_cpu_median_ms"] = statistics.median(cpu) * 1e3
+        row[f"{k}_repeats"] = len(wall)
+        row[f"{k}_block_medians_ms"] = [m * 1e3 for m in res[k]["block_medians"]]
+        row[f"{k}_gflops"] = flops / min(wall) / 1e9
+        row[f"{k}_interleaved_best_ms"] = min(mixed[k]) * 1e3
+        row[f"{k}_interleaved_median_ms"] = statistics.median(mixed[k]) * 1e3
+    row["ratio_best"] = row["lstmlib_best_ms"] / row["torch_best_ms"]
+    row["ratio_median"] = row["lstmlib_median_ms"] / row["torch_median_ms"]
+    row["interleaved_ratio_median"] = (row["lstmlib_interleaved_median_ms"]
+                                       / row["torch_interleaved_median_ms"])
+    return row
 
 
 def run(sizes=SIZES, dtypes=DTYPES, budget=2.0):
-    """Peaks, every size and dtype, peaks again. Returns {"peak": {...}, "rows": [...]}."""
+    """Peaks, every size and dtype, peaks again. Returns {"peak": {...}, "rows": [...], ...}."""
     peak = {dt: matmul_peak(np.dtype(dt)) for dt in dtypes}
     rows = []
     for dt in dtypes:
         for B, T, D, H in sizes:
             row = compare(B, T, D, H, np.dtype(dt), budget=budget)
             rows.append(row)
-            print(f"  {dt} B={B} T={T} D={D} H={H}: lstmlib {row['lstmlib_best_ms']:.2f} ms, "
-                  f"torch {row['torch_best_ms']:.2f} ms (best), ratio {row['ratio_best']:.2f}", flush=True)
+            print(f"  {dt} B={B} T={T} D={D} H={H}: lstmlib {row['lstmlib_best_ms']:.2f} / "
+                  f"{row['lstmlib_median_ms']:.2f} ms, torch {row['torch_best_ms']:.2f} / "
+                  f"{row['torch_median_ms']:.2f} ms (best / median), ratio {row['ratio_best']:.2f} "
+                  f"({row['ratio_median']:.2f}); interleaved {row['interleaved_ratio_median']:.2f}",
+                  flush=True)
     # measured again at the end: other work on the machine lowers a single measurement
     for dt in dtypes:
         again = matmul_peak(np.dtype(dt))
@@ -155,4 +216,7 @@ def run(sizes=SIZES, dtypes=DTYPES, budget=2.0):
         p = peak[row["dtype"]]["gflops"]
         row["lstmlib_pct_peak"] = 100 * row["lstmlib_gflops"] / p
         row["torch_pct_peak"] = 100 * row["torch_gflops"] / p
-    return {"peak": peak, "rows": rows, "flop_formula": "24 * T * B * H * (H + D)"}
+    B, _, _, H = sizes[-1]
+    gemm = {dt: step_gemm(B, H, np.dtype(dt)) for dt in dtypes}
+    return {"peak": peak, "rows": rows, "flop_formula": "24 * T * B * H * (H + D)",
+            "step_gemm": gemm, "method": "blocks", "idle_s": IDLE_S}

@@ -2,12 +2,12 @@
 
 import json
 
-TARGETS = {  # lstmlib time / torch time, at most (issue targets; reported, never asserted)
-    ("float64", 0): 0.5, ("float64", 1): 0.5, ("float64", 2): 0.5,
-    ("float32", 0): 1.5, ("float32", 1): 1.0, ("float32", 2): 1.0,
+TARGETS = {  # lstmlib time / torch time, at most (issue 13's targets; reported, never asserted)
+    ("float32", 0): 1.3, ("float32", 1): 1.4, ("float32", 2): 1.2,
+    ("float64", 0): 0.5, ("float64", 1): 0.5, ("float64", 2): 0.7,
 }
 PEAK_TARGET_PCT = 45.0   # float32, largest size: share of the measured matmul peak
-SLIDER_TARGET_MS = 30.0  # median draw time of a control
+SLIDER_TARGET_MS = 30.0  # median time to draw one frame of a control
 TRAIN_TARGET_S = 2.0     # median wall time of the adding problem
 BUSY_SHARE = 0.10        # other processes' CPU share above which a section's timings are flagged
 
@@ -20,55 +20,113 @@ def _verdict(ok, miss):
     return "met" if ok else f"missed: {miss}"
 
 
+def _bound(r, gemm):
+    """What bounds lstmlib's time at this size, from the measured floor of its parts."""
+    B, T, H = r["B"], r["T"], r["H"]
+    if B * H <= 256:
+        calls = 15 * T  # about ten numpy calls per step forward and five backward
+        return (f"about {calls} numpy calls of a few µs each (one per operation and step; the "
+                f"arrays are tiny), where torch runs one fused kernel per step")
+    floor = gemm.get(r["dtype"]) if gemm else None
+    if floor and floor["B"] == B and floor["H"] == H:
+        ms = 2 * T * floor["us"] / 1e3
+        return (f"the {2 * T} per-step products (B, H)·(H, 4H) alone take {ms:.0f} ms at the "
+                f"measured {floor['gflops']:.0f} GFLOP/s of one such product, plus the elementwise "
+                f"gate work, one numpy call per operation and step")
+    return "the per-step products and the elementwise gate work, one numpy call per operation and step"
+
+
 def lstm_section(res):
     peak = res["peak"]
+    gemm = res.get("step_gemm", {})
     lines = ["## lstmlib against torch.nn.LSTM", "",
              "Forward and backward pass of a whole sequence (gradients of every weight and of "
-             "x, h<sub>0</sub>, c<sub>0</sub>), the two implementations alternating every repeat. "
-             "Times in milliseconds, best / median; the ratio is lstmlib's time over torch's "
-             "(below 1: lstmlib is faster).", "",
+             "x, h<sub>0</sub>, c<sub>0</sub>), both in the same process with the same weights. "
+             "**How it is measured:** each implementation runs in its own blocks: the thread pools "
+             f"are left idle for {res.get('idle_s', 0.3):.1f} s, then a warm-up, then many repeats "
+             "of that implementation only; blocks alternate (lstmlib, torch, torch, lstmlib, ...), "
+             "four per implementation. Best and median are over all repeats, in milliseconds; "
+             "CPU is the process's CPU time per pass (both libraries use two threads, so it can "
+             "exceed the wall time). The ratio is lstmlib's time over torch's (below 1: lstmlib is "
+             "faster).", "",
              "Matrix-product FLOPs per pass: 24·T·B·H·(H+D) (forward 2·T·B·(H+D)·4H for the four "
              "gates; backward twice that, for ∂L/∂W and ∂L/∂z). GFLOP/s from the best time; the "
              "peak is numpy's best square matmul in the same run (measured before and after): "
              + ", ".join(f"{dt} {p['gflops']:.0f} GFLOP/s (n = {p['n']})" for dt, p in peak.items()) + ".",
              "",
-             "| dtype | B, T, D, H | lstmlib ms | torch ms | ratio best (median) | lstmlib GFLOP/s (% peak) "
-             "| torch GFLOP/s (% peak) | repeats | target | |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    order = {}
+             "| dtype | B, T, D, H | lstmlib ms best / median (CPU) | torch ms best / median (CPU) "
+             "| ratio best (median) | lstmlib GFLOP/s (% peak) | torch GFLOP/s (% peak) "
+             "| target | |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    order, misses = {}, []
     for r in res["rows"]:
         k = order.setdefault(r["dtype"], 0)
         order[r["dtype"]] += 1
         target = TARGETS.get((r["dtype"], k))
-        ok = target is None or r["ratio_best"] <= target
-        verdict = _verdict(ok, f"{r['ratio_best'] / target:.2f}× the allowed time") if target else ""
+        ratio = r["ratio_median"]
+        ok = target is None or ratio <= target
+        verdict = _verdict(ok, f"{ratio / target:.2f}× the allowed time") if target else ""
         tgt = f"≤ {target}×" if target else ""
+        if not ok:
+            misses.append(f"{r['dtype']} at (B, T, D, H) = ({r['B']}, {r['T']}, {r['D']}, {r['H']}): "
+                          f"{ratio:.2f}× torch's median time against ≤ {target}×, "
+                          f"{ratio / target:.2f}× the allowed time; bounded by {_bound(r, gemm)}.")
         if r["dtype"] == "float32" and k == 2:
             pk = r["lstmlib_pct_peak"]
             tgt += f", ≥ {PEAK_TARGET_PCT:.0f}% peak"
             if pk < PEAK_TARGET_PCT:
                 verdict = (verdict + "; " if verdict != "met" else "") + f"peak missed: {pk:.0f}%"
+                misses.append(f"float32 at the largest size reaches {pk:.0f}% of the measured matmul "
+                              f"peak against ≥ {PEAK_TARGET_PCT:.0f}%: the peak is a square "
+                              f"{peak['float32']['n']}² product; the pass is made of {2 * r['T']} "
+                              f"small per-step products and elementwise work, which no BLAS call "
+                              f"runs at that rate.")
         lines.append(
             f"| {r['dtype']} | {r['B']}, {r['T']}, {r['D']}, {r['H']} "
-            f"| {_f(r['lstmlib_best_ms'])} / {_f(r['lstmlib_median_ms'])} "
-            f"| {_f(r['torch_best_ms'])} / {_f(r['torch_median_ms'])} "
+            f"| {_f(r['lstmlib_best_ms'])} / {_f(r['lstmlib_median_ms'])} ({_f(r['lstmlib_cpu_median_ms'])}) "
+            f"| {_f(r['torch_best_ms'])} / {_f(r['torch_median_ms'])} ({_f(r['torch_cpu_median_ms'])}) "
             f"| {_f(r['ratio_best'])} ({_f(r['ratio_median'])}) "
             f"| {_f(r['lstmlib_gflops'], 1)} ({_f(r['lstmlib_pct_peak'], 0)}%) "
             f"| {_f(r['torch_gflops'], 1)} ({_f(r['torch_pct_peak'], 0)}%) "
-            f"| {r['repeats']} | {tgt} | {verdict} |")
+            f"| {tgt} | {verdict} |")
     worst = max(r["max_abs_diff_h"] for r in res["rows"] if r["dtype"] == "float64")
-    lines += ["", f"Same weights in both: the hidden states agree to {worst:.1e} in float64."]
+    lines += ["", f"Targets are read on the median ratio. Same weights in both: the hidden states "
+              f"agree to {worst:.1e} in float64."]
+    if gemm:
+        lines += ["", "The floor of the recurrence: one per-step product (B, H)·(H, 4H) at the "
+                  "largest size takes " + ", ".join(
+                      f"{g['us']:.0f} µs in {dt} ({g['gflops']:.0f} GFLOP/s)" for dt, g in gemm.items())
+                  + "; a pass makes 2·T of them, one after the other."]
+    if misses:
+        lines += ["", "Targets missed, by how much, and what bounds the time:", ""]
+        lines += [f"- {m}" for m in misses]
+    lines += ["", "### The effect of interleaving", "",
+              "The same passes with the two implementations alternating at every repeat, as this "
+              "page measured before: the ratio of medians. numpy's OpenBLAS threads keep spinning "
+              "for a while after a call and take the cores from torch's OpenMP threads (and the "
+              "other way round), so this ratio says more about the thread pools than about either "
+              "library.", "",
+              "| dtype | B, T, D, H | lstmlib ms (interleaved) | torch ms (interleaved) "
+              "| ratio interleaved | ratio in blocks |", "|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['dtype']} | {r['B']}, {r['T']}, {r['D']}, {r['H']} "
+                     f"| {_f(r['lstmlib_interleaved_median_ms'])} | {_f(r['torch_interleaved_median_ms'])} "
+                     f"| {_f(r['interleaved_ratio_median'])} | {_f(r['ratio_median'])} |")
     return lines
 
 
 def slider_section(res):
-    lines = ["## Slider updates", "",
-             "In the book a slider only switches frames drawn in advance. In a live kernel a new "
-             "value costs one call of the control's draw function: update the figure, render it, "
-             "quantise it to PNG bytes. Each notebook runs in a kernel, then every slider control "
-             f"in it is timed over its values (target: median ≤ {SLIDER_TARGET_MS:.0f} ms).", "",
-             "| chapter | control | frames | median ms | p95 ms | PNG KB | target |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["## Drawing the slider frames", "",
+             "A slider, in the book and in a live notebook alike, only switches between frames "
+             "drawn in advance: moving it calls no Python. The frames are drawn once, when the "
+             "notebook runs: one call of the control's draw function per value (update the figure, "
+             "render it, quantise it to PNG bytes). Each notebook runs in a kernel, then every "
+             "slider control in it is timed over its values: the median time to draw one frame "
+             f"(target: ≤ {SLIDER_TARGET_MS:.0f} ms), and what it costs to draw them all when the "
+             "notebook runs.", "",
+             "| chapter | control | frames | median ms per frame | p95 ms | all frames, s | PNG KB "
+             "| target |",
+             "|---|---|---|---|---|---|---|---|"]
     if not any(nb["controls"] for nb in res):
         lines = lines[:-2] + ["No notebook of this run has a slider control."]
     empty, errors = [], []
@@ -82,11 +140,12 @@ def slider_section(res):
         for c in nb["controls"]:
             name = c.get("name") or " / ".join(c.get("sliders") or []) or "(unnamed)"
             if "error" in c:
-                lines.append(f"| {nb['title']} | {name} | | | | | error: {c['error']} |")
+                lines.append(f"| {nb['title']} | {name} | | | | | | error: {c['error']} |")
                 continue
             miss = f"{c['median_ms'] / SLIDER_TARGET_MS:.1f}× the target"
             lines.append(f"| {nb['title']} | {name} | {c['n_values']} | {_f(c['median_ms'], 1)} "
-                         f"| {_f(c['p95_ms'], 1)} | {_f(c['mean_png_kb'], 1)} "
+                         f"| {_f(c['p95_ms'], 1)} | {_f(c['n_values'] * c['median_ms'] / 1e3, 1)} "
+                         f"| {_f(c['mean_png_kb'], 1)} "
                          f"| {_verdict(c['median_ms'] <= SLIDER_TARGET_MS, miss)} |")
     if empty:
         lines += ["", "Notebooks without slider controls: " + ", ".join(empty) + "."]
@@ -111,6 +170,41 @@ def training_section(res):
                                                  f"{(med or 0) / TRAIN_TARGET_S:.1f}× the target")
     lines += ["", f"Reached by {res['reached']} seeds; median {_f(med)} s and {res['median_steps']} steps "
               f"(target: median ≤ {TRAIN_TARGET_S:.0f} s: {verdict})."]
+    side = res.get("side_by_side")
+    if side:
+        st = side["setup"]
+        lines += ["", "### The same training with lstmlib and with torch", "",
+                  f"{st['steps']} Adam steps (lr {st['lr']}, clipping at {st['clip']}) on batches of "
+                  f"{st['batch_size']} sequences of the adding problem with T = {st['T']}, for the "
+                  "training chapter's two models, in float64 with the same initial weights and the "
+                  "same batches (torch's second bias b_hh held at 0, so both train the same model). "
+                  f"Timed as above: {st['repeats']} alternating blocks per implementation, idle "
+                  "thread pools between them. The losses of the two runs agree step by step to the "
+                  "difference shown (torch's clipping adds 10⁻⁶ to the norm).", "",
+                  "| model | H | lstmlib ms/step best / median | torch ms/step best / median "
+                  "| ratio (median) | final loss lstmlib / torch | largest loss difference |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in side["rows"]:
+            lines.append(f"| {r['model'].upper()} | {r['H']} | {_f(r['lstmlib_best_ms'])} / "
+                         f"{_f(r['lstmlib_median_ms'])} | {_f(r['torch_best_ms'])} / "
+                         f"{_f(r['torch_median_ms'])} | {_f(r['ratio_median'])} "
+                         f"| {r['loss_last_lstmlib']:.4f} / {r['loss_last_torch']:.4f} "
+                         f"| {r['max_loss_diff']:.1e} |")
+    return lines
+
+
+def memory_section(res):
+    lines = ["## Memory of a long sequence", "",
+             "tracemalloc's peak over one forward and one backward pass (the inputs and dh "
+             "allocated before, not counted), against the bytes of the trace itself (gates, "
+             "h<sub>0..T</sub>, c<sub>0..T</sub>, tanh(c<sub>t</sub>) and the copy of the inputs):", "",
+             "| dtype | B, T, D, H | trace MB | peak MB | peak / trace |", "|---|---|---|---|---|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['dtype']} | {r['B']}, {r['T']}, {r['D']}, {r['H']} | {r['trace_mb']:.0f} "
+                     f"| {r['peak_mb']:.0f} | {r['peak_over_trace']:.2f} |")
+    lines += ["", "Backward adds about one trace's worth: the pre-activation gradients (T, B, 4H), "
+              "the per-step factors (T, B, 2H) and dh (T, B, H); it multiplies dZ by the stored "
+              "states in chunks, without a second copy of dZ."]
     return lines
 
 
@@ -170,6 +264,8 @@ def markdown(results):
         out += slider_section(s["sliders"]["result"]) + [""]
     if "training" in s:
         out += training_section(s["training"]["result"]) + [""]
+    if "memory" in s:
+        out += memory_section(s["memory"]["result"]) + [""]
     out += build_section(s.get("build", {}).get("result"))
     return "\n".join(out) + "\n"
 

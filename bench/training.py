@@ -1,11 +1,14 @@
 """The adding problem (lag T = 50): wall time and optimizer steps to a test MSE below 0.01,
-with the settings of the training chapter.
+with the settings of the training chapter; and the same training steps with lstmlib and with
+torch side by side (the chapter's LSTM and RNN, float64, the same initial weights and batches).
 """
 
 import functools
 import statistics
 import time
 from dataclasses import asdict, dataclass
+
+import numpy as np
 
 import lstmlib
 from lstmlib import tasks, train
@@ -30,6 +33,10 @@ class AddingSetup:
 
 
 def run(setup=AddingSetup()):
+    return {**reach(setup), "side_by_side": side_by_side()}
+
+
+def reach(setup=AddingSetup()):
     sample = functools.partial(tasks.adding_problem, setup.T)
     test = tasks.adding_problem(setup.T, setup.n_test, seed=setup.test_seed)
     runs = []
@@ -55,3 +62,115 @@ def run(setup=AddingSetup()):
         "median_seconds": statistics.median(r["seconds"] for r in ok) if ok else None,
         "median_steps": statistics.median(r["steps"] for r in ok) if ok else None,
     }
+
+
+# --- the same training with lstmlib and with torch ---------------------------------------------
+
+@dataclass(frozen=True)
+class SideBySide:
+    """A fixed number of Adam steps on the adding problem, the training chapter's two models."""
+
+    T: int = 50
+    batch_size: int = 32
+    lr: float = 0.02
+    clip: float = 1.0
+    steps: int = 200
+    models: tuple = (("lstm", 8), ("rnn", 17))  # (kind, H) as in the training chapter
+    repeats: int = 3                              # blocks per implementation, alternating
+    seed: int = 0
+
+
+def _batches(setup):
+    rng = np.random.default_rng(setup.seed)
+    return [tasks.adding_problem(setup.T, setup.batch_size, seed=rng) for _ in range(setup.steps)]
+
+
+def _lstmlib_run(kind, H, setup, batches):
+    cell = (lstmlib.LSTMCell(2, H, seed=setup.seed, forget_bias=1.0) if kind == "lstm"
+            else lstmlib.RNNCell(2, H, seed=setup.seed))
+    model = train.Regressor(cell, seed=setup.seed)
+    init = {k: v.copy() for k, v in model.params.items()}
+
+    def run():
+        for k, v in model.params.items():
+            v[...] = init[k]
+        opt = train.Adam(setup.lr)
+        losses = []
+        for xs, y in batches:
+            loss, grads = model.loss_and_grads(xs, y)
+            grads, _ = train.clip_grad_norm(grads, setup.clip)
+            opt.step(model.params, grads)
+            losses.append(loss)
+        return losses
+
+    return run, init
+
+
+def _torch_run(kind, H, setup, batches, init):
+    import torch
+
+    rnn = (torch.nn.LSTM(2, H) if kind == "lstm" else torch.nn.RNN(2, H)).double()
+    head = torch.nn.Linear(H, 1).double()
+    W, b = init["W"], init["b"]
+    rows = (np.concatenate([np.arange(k * H, (k + 1) * H) for k in (1, 0, 2, 3)])  # i, f, g, o
+            if kind == "lstm" else np.arange(H))
+    data = [(torch.from_numpy(xs), torch.from_numpy(y)) for xs, y in batches]
+    # torch's cells add a second bias b_hh; held at 0 it is the same model as lstmlib's
+    rnn.bias_hh_l0.requires_grad_(False)
+    params = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, *head.parameters()]
+
+    def run():
+        with torch.no_grad():
+            rnn.weight_hh_l0.copy_(torch.from_numpy(W[rows, :H]))
+            rnn.weight_ih_l0.copy_(torch.from_numpy(W[rows, H:]))
+            rnn.bias_ih_l0.copy_(torch.from_numpy(b[rows]))
+            rnn.bias_hh_l0.zero_()
+            head.weight.copy_(torch.from_numpy(init["W_y"]))
+            head.bias.copy_(torch.from_numpy(init["b_y"]))
+        opt = torch.optim.Adam(params, lr=setup.lr)
+        losses = []
+        for xs, y in data:
+            out, _ = rnn(xs)
+            loss = torch.mean((head(out[-1]) - y) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, setup.clip)
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    return run
+
+
+def side_by_side(setup=SideBySide()):
+    """Seconds per training step of each model with lstmlib and with torch (float64 both), timed
+    in alternating blocks with idle thread pools between, and how far their losses drift apart."""
+    from bench.lstm import IDLE_S
+
+    batches = _batches(setup)
+    rows = []
+    for kind, H in setup.models:
+        ours, init = _lstmlib_run(kind, H, setup, batches)
+        theirs = _torch_run(kind, H, setup, batches, init)
+        fns = {"lstmlib": ours, "torch": theirs}
+        times = {k: [] for k in fns}
+        losses = {}
+        for r in range(setup.repeats):
+            for k in (fns if r % 2 == 0 else list(fns)[::-1]):
+                time.sleep(IDLE_S)
+                t0 = time.perf_counter()
+                losses[k] = fns[k]()
+                times[k].append((time.perf_counter() - t0) / setup.steps)
+        row = {"model": kind, "H": H, "steps": setup.steps,
+               "loss_first": losses["lstmlib"][0], "loss_last_lstmlib": losses["lstmlib"][-1],
+               "loss_last_torch": losses["torch"][-1],
+               "max_loss_diff": float(np.max(np.abs(np.subtract(losses["lstmlib"], losses["torch"]))))}
+        for k, v in times.items():
+            row[f"{k}_best_ms"] = min(v) * 1e3
+            row[f"{k}_median_ms"] = statistics.median(v) * 1e3
+        row["ratio_median"] = row["lstmlib_median_ms"] / row["torch_median_ms"]
+        rows.append(row)
+        print(f"  training {kind} H={H}: lstmlib {row['lstmlib_median_ms']:.2f} ms/step, torch "
+              f"{row['torch_median_ms']:.2f} ms/step (median), losses differ by at most "
+              f"{row['max_loss_diff']:.1e}", flush=True)
+    return {"setup": asdict(setup), "rows": rows}

@@ -18,15 +18,19 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
     finite_real,
+    first_non_finite,
     float_dtype,
+    index,
     positive_int,
     require_shape,
     rng_from,
 )
+from lstmlib.weights import WeightOwner
 
 GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
 
@@ -97,9 +101,14 @@ def hidden_state(o, c):
 
 # --- values ----------------------------------------------------------------------------------
 
+def _read_only(*arrays):
+    for a in arrays:
+        a.flags.writeable = False
+
+
 @dataclass(frozen=True)
 class Step:
-    """Every quantity of one timestep, named as in the book; each (H,) or (B, H)."""
+    """Every quantity of one timestep, named as in the book; each (H,) or (B, H), read-only."""
 
     f: np.ndarray        # forget gate σ(W_f z + b_f)
     F: np.ndarray        # what survives of the old memory, c_{t-1} ⊗ f_t
@@ -117,6 +126,9 @@ class Trace:
     """A forward pass over T steps. Public arrays are (T, H) or (T, B, H), as `xs` was given.
 
     Stored batched (T, B, ·) so `backward` never has to guess; `batched` says how to show them.
+    Every array is the trace's own (never the caller's xs, h0 or c0) and read-only, so nothing
+    done after `forward` can change what `backward` computes; `source` records the cell and the
+    versions of its weights, and `backward` refuses the trace once they have changed.
     """
 
     xs: np.ndarray = field(repr=False)       # (T, B, D) inputs
@@ -128,12 +140,21 @@ class Trace:
     h_all: np.ndarray = field(repr=False)    # (T, B, H) hidden states
     pinned: frozenset = frozenset()          # gates set by hand ("f", "i", "o"): no gradient
     batched: bool = True                     # False when xs was (T, D)
+    source: tuple = field(default=(None, (None, None)), repr=False, compare=False)
+    # (Hs, Cs): h_0..h_T and c_0..c_T, (T+1, B, H) each (views of (T+1, H, B) arrays in the
+    # "feature" layout): h_all, c_all, h0 and c0 are views of them
+    store: tuple = field(default=None, repr=False, compare=False)
+    layout: str = field(default="batch", repr=False, compare=False)  # how forward stored them
 
     def _show(self, a):
         return a if self.batched else a[:, 0]
 
+    def _gate_all(self, name):
+        """(T, B, H) view of one gate's block of `gates`."""
+        return self.gates[..., gate_rows(self.c_all.shape[-1])[name]]
+
     def _gate(self, name):
-        return self._show(self.gates[..., gate_rows(self.c_all.shape[-1])[name]])
+        return self._show(self._gate_all(name))
 
     T = property(lambda self: self.xs.shape[0])
     f = property(lambda self: self._gate("f"), doc="forget gates, (T, [B,] H)")
@@ -144,30 +165,60 @@ class Trace:
     c_prime = property(lambda self: self._show(self.cp_all), doc="tanh(c_t), (T, [B,] H)")
     h = property(lambda self: self._show(self.h_all), doc="hidden states h_1..h_T, (T, [B,] H)")
 
+    # derived arrays: computed on first use, then kept (the trace never changes)
+    @property
+    def _c_prev_all(self):
+        return self.store[1][:-1]  # c_0..c_{T-1}, a view
+
+    @functools.cached_property
+    def _F_all(self):
+        out = self._c_prev_all * self._gate_all("f")
+        _read_only(out)
+        return out
+
+    @functools.cached_property
+    def _I_all(self):
+        out = self._gate_all("i") * self._gate_all("c")
+        _read_only(out)
+        return out
+
     @property
     def c_prev(self):
         """c_0..c_{T-1}: the memory each step starts from, (T, [B,] H)."""
-        return self._show(np.concatenate([self.c0[None], self.c_all[:-1]]))
+        return self._show(self._c_prev_all)
 
     @property
     def F(self):
-        return self.c_prev * self.f
+        """c_{t-1} ⊗ f_t for every step, (T, [B,] H)."""
+        return self._show(self._F_all)
 
     @property
     def I(self):  # noqa: E743
-        return self.i * self.c_tilde
+        """i_t ⊗ c̃_t for every step, (T, [B,] H)."""
+        return self._show(self._I_all)
 
     def at(self, t):
-        """The `Step` of timestep t (0-based)."""
+        """The `Step` of timestep t (0-based; negative counts from the end). Costs O(B·H)."""
+        t = index(t, "timestep")
         if not -self.T <= t < self.T:
             raise IndexError(f"timestep {t} is outside a trace of T={self.T} steps")
-        return Step(f=self.f[t], F=self.F[t], i=self.i[t], c_tilde=self.c_tilde[t], I=self.I[t],
-                    c=self.c[t], o=self.o[t], c_prime=self.c_prime[t], h=self.h[t])
+        t %= self.T
+        rows = gate_rows(self.c_all.shape[-1])
+        g = self.gates[t]
+        f, i, c_tilde, o = (g[:, rows[name]] for name in GATES)
+        c_prev = self.c0 if t == 0 else self.c_all[t - 1]
+        F, I = c_prev * f, i * c_tilde  # noqa: E741
+        _read_only(F, I)
+        vals = dict(f=f, F=F, i=i, c_tilde=c_tilde, I=I, c=self.c_all[t], o=o,
+                    c_prime=self.cp_all[t], h=self.h_all[t])
+        if not self.batched:
+            vals = {k: v[0] for k, v in vals.items()}
+        return Step(**vals)
 
 
 # --- the cell --------------------------------------------------------------------------------
 
-class LSTMCell:
+class LSTMCell(WeightOwner):
     """An LSTM cell with input size D and hidden size H.
 
     Initialisation: every weight is drawn from U(-1/√H, 1/√H) (as torch.nn.LSTM does), every
@@ -176,19 +227,23 @@ class LSTMCell:
 
     `params` maps the book's names to views into one fused matrix `W` of shape (4H, H+D) whose row
     blocks are f, i, c, o, and one fused bias `b` of shape (4H,): W_f, W_i, W_c, W_o are (H, H+D),
-    b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell.
+    b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell;
+    `cell.W = new` copies `new` into the cell's W. The cell counts these writes: a trace made
+    before one is refused by `backward` (see lstmlib.weights for the writes it cannot see).
     """
 
     def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64):
         self.D = positive_int(input_size, "input_size")
         self.H = positive_int(hidden_size, "hidden_size")
         self.dtype = float_dtype(dtype)
-        forget_bias = finite_real(forget_bias, "forget_bias")
+        forget_bias = finite_real(forget_bias, "forget_bias", self.dtype)
         rng = rng_from(seed)
         k = 1.0 / np.sqrt(self.H)
-        self.W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
-        self.b = np.zeros(4 * self.H, dtype=self.dtype)
-        self.b[: self.H] += forget_bias
+        W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
+        b = np.zeros(4 * self.H, dtype=self.dtype)
+        b[: self.H] += forget_bias
+        self._init_weights(W, b)
+        self._fused = None  # the weights as the fused forward uses them, with their versions
 
     def __repr__(self):
         return f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
@@ -199,7 +254,52 @@ class LSTMCell:
 
     @property
     def n_params(self):
-        return self.W.size + self.b.size
+        return self._W.size + self._b.size
+
+    def _where(self, name, at):
+        k, g = divmod(at[0], self.H)
+        return f" (params['{name}_{GATES[k]}'][{', '.join(str(v) for v in (g, *at[1:]))}])"
+
+    def _prepared(self, path):
+        """The weights as the fused passes multiply by them, made once per change of the
+        weights (and checked finite then), read-only; traces do not keep them.
+
+        "tanh" (batch layout): (W_h·s)^T (H, 4H), (W_x·s)^T (D, 4H), b·s (4H,); "exp" (feature
+        layout): W_h·s (4H, H), W_x·s (4H, D), b·s, s the row scale of that way to compute the
+        gates (`_row_scale`); for backward, "plain-batch": W_h (4H, H), W_x (4H, D), and
+        "plain-feature": W_h^T (H, 4H), W_x^T (D, 4H)."""
+        versions = self._versions()
+        if self._fused is None or self._fused[0] != versions:
+            self._check_weights()
+            self._fused = (versions, {})
+        made = self._fused[1]
+        if path not in made:
+            H = self.H
+            if path == "plain-feature":
+                arrays = (np.ascontiguousarray(self._W[:, :H].T),
+                          np.ascontiguousarray(self._W[:, H:].T))
+            elif path == "plain-batch":
+                arrays = (np.ascontiguousarray(self._W[:, :H]), self._W[:, H:].copy())
+            elif path == "tanh":
+                scale = _row_scale(H, self.dtype, path)
+                arrays = ((self._W[:, :H] * scale[:, None]).T.copy(),
+                          (self._W[:, H:] * scale[:, None]).T.copy(), self._b * scale)
+            else:
+                scale = _row_scale(H, self.dtype, path)[:, None]
+                arrays = (self._W[:, :H] * scale, self._W[:, H:] * scale,
+                          self._b * scale[:, 0])
+            _read_only(*arrays)
+            made[path] = arrays
+        return made[path]
+
+    def _finite_result(self, what, arrays):
+        """Refuse a result that overflowed the cell's dtype (finite inputs, huge values)."""
+        for name, arr in arrays:
+            if not np.isfinite(arr).all():
+                raise NonFiniteError(
+                    f"{what}: {name} overflowed {self.dtype.name} (found {arr[first_non_finite(arr)]} "
+                    f"at index {first_non_finite(arr)}); the inputs or weights are too large for "
+                    f"this dtype")
 
     # -- checking inputs --
     def _pin(self, value, name, batched, B, T=None):
@@ -216,7 +316,7 @@ class LSTMCell:
         if not (np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all()):
             raise ValueError(f"gate override {name} must lie in [0, 1]; got values from "
                              f"{v.min()} to {v.max()}")
-        v = v.astype(self.dtype)
+        v = v.astype(self.dtype)  # a copy: the caller's array is never kept
         if T is None:
             return np.broadcast_to(v.reshape(-1, self.H) if v.ndim else v, (B, self.H))
         per_step = v.ndim == len(gshape) + 1
@@ -229,14 +329,15 @@ class LSTMCell:
 
         f, i, o pin a gate to a value in [0, 1] (a scalar or an array of the gate's shape)
         instead of computing it: the "missing link" cases and the sliders use this.
-        Returns a `Step` with arrays of shape (H,) or (B, H).
+        Returns a `Step` with read-only arrays of shape (H,) or (B, H).
         """
         x = check_input(x, "x", self.D, self.dtype, sequence=False)
         batched = x.ndim == 2
         B = x.shape[0] if batched else 1
         h_prev = check_state(h_prev, "h_prev", B, self.H, batched, self.dtype)
         c_prev = check_state(c_prev, "c_prev", B, self.H, batched, self.dtype)
-        p = self.params
+        self._check_weights()
+        p = by_gate(self._W, self._b, self.H)
         z = concat(h_prev, x.reshape(B, self.D))  # (B, H+D)
 
         def gate_or_pin(pin, name, compute):
@@ -250,9 +351,11 @@ class LSTMCell:
         F, I, c = cell_state(c_prev, f_t, i_t, c_tilde)  # noqa: E741
         o_t = gate_or_pin(o, "o", lambda: output_gate(z, p["W_o"], p["b_o"]))
         c_prime, h = hidden_state(o_t, c)
+        self._finite_result("step", [("c_t", c), ("h_t", h)])
         vals = dict(f=f_t, F=F, i=i_t, c_tilde=c_tilde, I=I, c=c, o=o_t, c_prime=c_prime, h=h)
         if not batched:
             vals = {k: v[0] for k, v in vals.items()}
+        _read_only(*vals.values())
         return Step(**vals)
 
     # -- a whole sequence, fused --
@@ -260,54 +363,112 @@ class LSTMCell:
         """Run T steps. xs: (T, D) or (T, B, D); h0, c0: (H,) or (B, H), zeros if omitted.
 
         The overrides f, i, o work as in `step`, and may also give one value per step,
-        (T, H) or (T, B, H). Returns a `Trace`.
+        (T, H) or (T, B, H). Returns a `Trace`: its own copies of xs, h0 and c0, read-only.
         """
-        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True)
+        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
         batched = xs.ndim == 3
-        T, H = xs.shape[0], self.H
+        T, H, D = xs.shape[0], self.H, self.D
         B = xs.shape[1] if batched else 1
-        xs = xs.reshape(T, B, self.D)
-        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
-        c0 = check_state(c0, "c0", B, self.H, batched, self.dtype)
+        xs = xs.reshape(T, B, D)
+        h0 = check_state(h0, "h0", B, H, batched, self.dtype)
+        c0 = check_state(c0, "c0", B, H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
-        rows = gate_rows(H)
+        layout = "feature" if B * H >= FEATURE_MAJOR_MIN else "batch"
+        run = self._forward_feature if layout == "feature" else self._forward_batch
+        source = self._source()
+        G, Hs, Cs, CP = run(xs, h0, c0, pins)
+        # a NaN (from inf - inf in an overflowing product) reaches h_T and c_T: checking them
+        # finds it anywhere in the sequence
+        self._finite_result("forward", [("h_T", Hs[T]), ("c_T", Cs[T])])
+        _read_only(xs, G, Hs, Cs, CP)
+        if layout == "feature":  # the public (T, B, ·) arrays are views of (T, ·, B) ones
+            G, Hs, Cs, CP = (a.transpose(0, 2, 1) for a in (G, Hs, Cs, CP))
+        return Trace(xs=xs, h0=Hs[0], c0=Cs[0], gates=G, c_all=Cs[1:], cp_all=CP, h_all=Hs[1:],
+                     pinned=frozenset(pins), batched=batched, source=source, store=(Hs, Cs),
+                     layout=layout)
 
-        Wh, Wx = self.W[:, :H], self.W[:, H:]
-        # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two), one
-        # tanh over all 4H pre-activations and one multiply-add give all four gates.
-        # (B, 4H) each: a product of same-shape arrays runs faster than a broadcast one
-        half, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, self.dtype))
-        WhT = (Wh.T * half[0]).copy()                            # (H, 4H)
-        # the input projection of every timestep in one GEMM, before the loop
-        gates = xs.reshape(T * B, self.D) @ (Wx.T * half[0])    # (T·B, 4H)
-        gates += self.b * half[0]
-        gates = gates.reshape(T, B, 4 * H)
-        c_all = np.empty((T, B, H), dtype=self.dtype)
-        cp_all = np.empty_like(c_all)
-        h_all = np.empty_like(c_all)
+    # Two layouts of the same computation, picked by the size B·H (FEATURE_MAJOR_MIN):
+    #   "batch": every array (T, B, ·), the gates σ through one tanh; fewest numpy calls per step.
+    #   "feature": every array (T, ·, B), so one gate of all steps is T contiguous (H, B) blocks
+    #     (the passes of backward over whole gates run several times faster than over (T, B, H)
+    #     slices), and the gates σ through one exp (cheaper per entry than tanh); more calls.
+    # h and c get T+1 slots, slot t holding h_t and c_t (slot 0: h_0, c_0): h_{t-1} and c_{t-1}
+    # of every step are views.
+
+    def _forward_batch(self, xs, h0, c0, pins):
+        T, B, D = xs.shape
+        H = self.H
+        rows = gate_rows(H)
+        WhT, WxT, bS = self._prepared("tanh")     # (H, 4H), (D, 4H), (4H,)
+        Hs = np.empty((T + 1, B, H), dtype=self.dtype)
+        Cs = np.empty((T + 1, B, H), dtype=self.dtype)
+        CP = np.empty((T, B, H), dtype=self.dtype)
+        Hs[0], Cs[0] = h0, c0
+        # σ(z) = (1 + tanh(z/2)) / 2: with the f, i, o rows halved (exactly: a power of two, in
+        # the prepared weights), one tanh over all 4H pre-activations and one multiply-add give
+        # all four gates. (B, 4H) each: same-shape products run faster than broadcast ones
+        half, shift = _tanh_to_gates_rows(H, self.dtype, B)
+        G = xs.reshape(T * B, D) @ WxT              # the input projection of every step at once
+        G += bS
+        G = G.reshape(T, B, 4 * H)
         hWh = np.empty((B, 4 * H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         I = np.empty((B, H), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
-        f_all, i_all, ct_all, o_all = gates.reshape(T, B, 4, H).transpose(2, 0, 1, 3)  # (T, B, H) views
-        h, c = h0, c0
+        f_all, i_all, ct_all, o_all = (G[..., rows[name]] for name in GATES)  # (T, B, H) views
         for t in range(T):
-            g = gates[t]                                  # (B, 4H), a view: filled in place
-            np.matmul(h, WhT, out=hWh)
+            g = G[t]                                  # (B, 4H), filled in place
+            np.matmul(Hs[t], WhT, out=hWh)
             g += hWh
             np.tanh(g, out=g)
             g *= half
             g += shift
             for name, v in pins.items():
                 g[:, rows[name]] = v[t]
-            c_t, cp = c_all[t], cp_all[t]
-            np.multiply(f_all[t], c, out=c_t)                 # F_t = c_{t-1} ⊗ f_t
+            c_t, cp = Cs[t + 1], CP[t]
+            np.multiply(f_all[t], Cs[t], out=c_t)         # F_t = c_{t-1} ⊗ f_t
             np.multiply(i_all[t], ct_all[t], out=I)
             c_t += I
             np.tanh(c_t, out=cp)
-            h = np.multiply(o_all[t], cp, out=h_all[t])
-            c = c_t
-        return Trace(xs=xs, h0=h0, c0=c0, gates=gates, c_all=c_all, cp_all=cp_all, h_all=h_all,
-                     pinned=frozenset(pins), batched=batched)
+            np.multiply(o_all[t], cp, out=Hs[t + 1])
+        return G, Hs, Cs, CP
+
+    def _forward_feature(self, xs, h0, c0, pins):
+        T, B, D = xs.shape
+        H = self.H
+        rows = gate_rows(H)
+        WhS, WxS, bS = self._prepared("exp")      # (4H, H), (4H, D), (4H,)
+        Hs = np.empty((T + 1, H, B), dtype=self.dtype)
+        Cs = np.empty((T + 1, H, B), dtype=self.dtype)
+        CP = np.empty((T, H, B), dtype=self.dtype)
+        Hs[0], Cs[0] = h0.T, c0.T
+        G = np.matmul(WxS, xs.transpose(0, 2, 1))  # the input projections, (4H, D)·(D, B) each
+        G += bS[:, None]                            # (T, 4H, B)
+        hWh = np.empty((4 * H, B), dtype=self.dtype)  # W_h · h_{t-1}, reused every step
+        I = np.empty((H, B), dtype=self.dtype)       # noqa: E741 (i_t ⊗ c̃_t, reused)
+        f_all, i_all, ct_all, o_all = (G[:, rows[name]] for name in GATES)  # (T, H, B) views
+        # σ(z) = 1 / (1 + e^{-z}) and tanh(z) = 2 σ(2z) - 1: with the f, i, o rows negated and the
+        # c̃ rows times -2 (exact), one exp over all 4H pre-activations, then 1/(1 + ·), and
+        # 2·(·) - 1 on the c̃ block. exp may overflow to inf (then σ = 0): no warning for that.
+        with np.errstate(over="ignore", under="ignore"):
+            for t in range(T):
+                g = G[t]                              # (4H, B), filled in place
+                np.matmul(WhS, Hs[t], out=hWh)
+                g += hWh
+                np.exp(g, out=g)
+                g += 1.0
+                np.reciprocal(g, out=g)
+                ct = ct_all[t]
+                ct *= 2.0
+                ct -= 1.0
+                for name, v in pins.items():
+                    g[rows[name]] = v[t].T
+                c_t, cp = Cs[t + 1], CP[t]
+                np.multiply(f_all[t], Cs[t], out=c_t)     # F_t = c_{t-1} ⊗ f_t
+                np.multiply(i_all[t], ct, out=I)
+                c_t += I
+                np.tanh(c_t, out=cp)
+                np.multiply(o_all[t], cp, out=Hs[t + 1])
+        return G, Hs, Cs, CP
 
     def backward(self, trace, dh, dc_last=None):
         """Backpropagation through time.
@@ -316,6 +477,7 @@ class LSTMCell:
         dc_last: optionally, a gradient on the final cell state c_T, shaped like `trace.c[-1]`.
         Returns a dict with the keys of `params` plus "x" (like the xs given), "h0" and "c0".
         Gates pinned by hand in the forward pass pass no gradient to their weights.
+        The trace must come from this cell's forward(), made with the weights as they are now.
         """
         if not isinstance(trace, Trace):
             raise TypeError(f"trace must be a Trace from this cell's forward(); got {type(trace).__name__}")
@@ -323,27 +485,41 @@ class LSTMCell:
         if trace.xs.shape[2] != self.D or H != self.H:
             raise ValueError(f"trace has D={trace.xs.shape[2]}, H={H}; this cell has "
                              f"D={self.D}, H={self.H}")
+        self._check_source(trace)
         dh = as_float_input(dh, "dh", self.dtype)
         require_shape(dh, trace.h.shape, "dh")
         dh = dh.reshape(T, B, H)
         if dc_last is not None:
             dc_last = as_float_input(dc_last, "dc_last", self.dtype)
             require_shape(dc_last, trace.c[-1].shape, "dc_last")
+            dc_last = dc_last.reshape(B, H)
+        run = self._backward_feature if trace.layout == "feature" else self._backward_batch
+        dW, db, dx, dh0, dc0 = run(trace, dh, dc_last)
+        self._finite_result("backward", [("the gradient of W", dW), ("the gradient of b", db),
+                                         ("the gradient of x", dx), ("the gradient of h0", dh0),
+                                         ("the gradient of c0", dc0)])
+        grads = by_gate(dW, db, H)
+        grads["x"] = dx if trace.batched else dx[:, 0]
+        grads["h0"] = dh0 if trace.batched else dh0[0]
+        grads["c0"] = dc0 if trace.batched else dc0[0]
+        return grads
 
-        Wh, Wx = self.W[:, :H], self.W[:, H:]
-        G = trace.gates
+    def _backward_batch(self, trace, dh, dc_last):
+        T, B, H = trace.c_all.shape
+        D, dt = self.D, self.dtype
+        Wh, Wx = self._prepared("plain-batch")      # W_h (4H, H), W_x (4H, D)
+        Hs, Cs = trace.store                        # (T+1, B, H) each
+        G, CP = trace.gates, trace.cp_all
         rows = gate_rows(H)
         f, i, g, o = (G[..., rows[name]] for name in GATES)  # each (T, B, H)
-        cp = trace.cp_all
         # Everything that does not depend on the recursion, for all T steps at once:
         # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A); the loop
-        # turns it into dZ in place (a fresh large array costs page faults on first touch).
-        A = np.empty((T, B, 4 * H), dtype=self.dtype)
+        # turns it into dZ in place.
+        A = np.empty((T, B, 4 * H), dtype=dt)
         Af, Ai, Ag, Ao = (A[..., rows[name]] for name in GATES)
         np.subtract(1.0, f, out=Af)
         Af *= f
-        Af[0] *= trace.c0               # c_{t-1} ⊗ f ⊗ (1 - f)
-        Af[1:] *= trace.c_all[:-1]
+        Af *= Cs[:T]                    # c_{t-1} ⊗ f ⊗ (1 - f)
         np.subtract(1.0, i, out=Ai)
         Ai *= i
         Ai *= g                         # c̃ ⊗ i ⊗ (1 - i)
@@ -352,28 +528,26 @@ class LSTMCell:
         Ag *= i                         # i ⊗ (1 - c̃²)
         np.subtract(1.0, o, out=Ao)
         Ao *= o
-        Ao *= cp                        # c' ⊗ o ⊗ (1 - o)
+        Ao *= CP                        # c' ⊗ o ⊗ (1 - o)
         for name in trace.pinned:
             A[..., rows[name]] = 0.0
         # dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
         # with FK[t] = [f_{t+1}, o_t ⊗ (1 - c'_t²)] and one sum of its halves
-        FK = np.empty((T, B, 2 * H), dtype=self.dtype)
+        FK = np.empty((T, B, 2 * H), dtype=dt)
         K = FK[..., H:]
-        np.multiply(cp, cp, out=K)
+        np.multiply(CP, CP, out=K)
         np.subtract(1.0, K, out=K)
         K *= o
         FK[:-1, :, :H] = f[1:]
         FK[-1, :, :H] = 1.0             # dc_last reaches c_T as it is
-
         # M = [dc_t, dc_t, dc_t, dh_t] lines up with A[t]: dz_t = A[t] ⊗ M in one product
-        M = np.zeros((B, 4 * H), dtype=self.dtype)
+        M = np.zeros((B, 4 * H), dtype=dt)
         M4 = M.reshape(B, 4, H)
         if dc_last is not None:
-            M[:, 2 * H:3 * H] = dc_last.reshape(B, H)
-        P = np.empty((B, 2 * H), dtype=self.dtype)
+            M[:, 2 * H:3 * H] = dc_last
+        P = np.empty((B, 2 * H), dtype=dt)
         P_F, P_K = P[:, None, :H], P[:, None, H:]        # (B, 1, H): broadcast to the three dc
-        Wh_ = np.ascontiguousarray(Wh)                  # (4H, H)
-        dh_next = np.zeros((B, H), dtype=self.dtype)
+        dh_next = np.zeros((B, H), dtype=dt)
         dh_t, dc3, pair = M[:, 3 * H:], M4[:, :3], M[:, 2 * H:]  # views, fixed for the loop
         for t in range(T - 1, -1, -1):
             np.add(dh[t], dh_next, out=dh_t)
@@ -381,20 +555,108 @@ class LSTMCell:
             np.add(P_F, P_K, out=dc3)                   # dc_t, three times
             dz = A[t]
             dz *= M                                     # gradients on the pre-activations
-            np.matmul(dz, Wh_, out=dh_next)
-        dc = M[:, :H]
-        dc_0 = dc * f[0]
-        dZ2 = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
-        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps, h_0 on its own (no copy of h)
-        dWh = dZ2[B:].T @ trace.h_all[:-1].reshape((T - 1) * B, H) + dZ2[:B].T @ trace.h0
-        dW = np.concatenate([dWh, dZ2.T @ trace.xs.reshape(T * B, self.D)], axis=1)  # (4H, H+D)
-        db = dZ2.sum(axis=0)
-        dx = (dZ2 @ Wx).reshape(T, B, self.D)
-        grads = by_gate(dW, db, H)
-        grads["x"] = dx if trace.batched else dx[:, 0]
-        grads["h0"] = dh_next if trace.batched else dh_next[0]
-        grads["c0"] = dc_0 if trace.batched else dc_0[0]
-        return grads
+            np.matmul(dz, Wh, out=dh_next)
+        dc0 = M[:, :H] * f[0]
+        del FK
+        dZ = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
+        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps at once
+        dW = np.empty((4 * H, H + D), dtype=dt)
+        np.matmul(dZ.T, Hs[:T].reshape(T * B, H), out=dW[:, :H])
+        np.matmul(dZ.T, trace.xs.reshape(T * B, D), out=dW[:, H:])
+        return dW, dZ.sum(axis=0), (dZ @ Wx).reshape(T, B, D), dh_next, dc0
+
+    def _backward_feature(self, trace, dh, dc_last):
+        T, B, H = trace.c_all.shape
+        D, dt = self.D, self.dtype
+        WhT, WxT = self._prepared("plain-feature")  # W_h^T (H, 4H), W_x^T (D, 4H)
+        Hs, Cs = (a.transpose(0, 2, 1) for a in trace.store)  # (T+1, H, B), the forward's own
+        G = trace.gates.transpose(0, 2, 1)          # (T, 4H, B)
+        CP = trace.cp_all.transpose(0, 2, 1)        # (T, H, B)
+        dhs = np.ascontiguousarray(dh.transpose(0, 2, 1))  # (T, H, B)
+        rows = gate_rows(H)
+        f, i, g, o = (G[:, rows[name]] for name in GATES)  # each (T, H, B)
+        # as in _backward_batch, with every (B, ·) block transposed to (·, B)
+        A = np.empty((T, 4 * H, B), dtype=dt)
+        Af, Ai, Ag, Ao = (A[:, rows[name]] for name in GATES)
+        np.subtract(1.0, f, out=Af)
+        Af *= f
+        Af *= Cs[:T]
+        np.subtract(1.0, i, out=Ai)
+        Ai *= i
+        Ai *= g
+        np.multiply(g, g, out=Ag)
+        np.subtract(1.0, Ag, out=Ag)
+        Ag *= i
+        np.subtract(1.0, o, out=Ao)
+        Ao *= o
+        Ao *= CP
+        for name in trace.pinned:
+            A[:, rows[name]] = 0.0
+        FK = np.empty((T, 2 * H, B), dtype=dt)
+        K = FK[:, H:]
+        np.multiply(CP, CP, out=K)
+        np.subtract(1.0, K, out=K)
+        K *= o
+        FK[:-1, :H] = f[1:]
+        FK[-1, :H] = 1.0
+        M = np.zeros((4 * H, B), dtype=dt)
+        M4 = M.reshape(4, H, B)
+        if dc_last is not None:
+            M[2 * H:3 * H] = dc_last.T
+        P = np.empty((2 * H, B), dtype=dt)
+        P_F, P_K = P[None, :H], P[None, H:]         # (1, H, B): broadcast to the three dc
+        dh_next = np.zeros((H, B), dtype=dt)
+        dh_t, dc3, pair = M[3 * H:], M4[:3], M[2 * H:]
+        for t in range(T - 1, -1, -1):
+            np.add(dhs[t], dh_next, out=dh_t)
+            np.multiply(pair, FK[t], out=P)
+            np.add(P_F, P_K, out=dc3)
+            dz = A[t]
+            dz *= M
+            np.matmul(WhT, dz, out=dh_next)
+        dc0 = (M[:H] * f[0]).T
+        del FK, dhs  # no longer needed: less memory at the peak below
+        # ∂L/∂W = Σ_t dz_t [h_{t-1}, x_t]^T, ∂L/∂b = Σ_t dz_t, ∂L/∂x_t = W_x^T dz_t: GEMMs need the
+        # steps and the batch side by side, (4H, n·B): done in chunks of n steps, each copied
+        # into one reused buffer (a copy of all of dZ at once would be the largest array here)
+        n = max(1, min(T, BACKWARD_CHUNK // B))
+        dZc = np.empty((4 * H, n * B), dtype=dt)
+        Zc = np.empty((n * B, H + D), dtype=dt)     # [h_{t-1}, x_t] of the chunk's steps
+        dW = np.zeros((4 * H, H + D), dtype=dt)
+        db = np.zeros(4 * H, dtype=dt)
+        dx = np.empty((T, B, D), dtype=dt)
+        part = np.empty((4 * H, H + D), dtype=dt)
+        for t0 in range(0, T, n):
+            m = min(n, T - t0) * B
+            cols, rows_ = dZc[:, :m], Zc[:m]
+            np.copyto(cols.reshape(4 * H, m // B, B), A[t0:t0 + m // B].transpose(1, 0, 2))
+            np.copyto(rows_[:, :H].reshape(m // B, B, H), Hs[t0:t0 + m // B].transpose(0, 2, 1))
+            rows_[:, H:] = trace.xs[t0:t0 + m // B].reshape(m, D)
+            np.matmul(cols, rows_, out=part)
+            dW += part
+            db += cols.sum(axis=1)
+            np.matmul(cols.T, WxT.T, out=dx[t0:t0 + m // B].reshape(m, D))
+        return dW, db, dx, dh_next.T.copy(), dc0.copy()
+
+
+# B·H from which forward and backward use the "feature" layout (see LSTMCell._forward_batch):
+# measured on the benchmark machine, it saves most of the time of the passes over whole gates
+# and exp costs half of tanh per entry (a fifth in float64), but it makes more numpy calls per
+# step and backward must transpose dZ once, which only pays off for larger arrays.
+FEATURE_MAJOR_MIN = 2048
+# columns (steps × batch) of the chunks in which the feature layout's backward multiplies dZ
+BACKWARD_CHUNK = 4096
+
+
+@functools.lru_cache(maxsize=64)
+def _row_scale(H, dtype, path):
+    """(4H,) factor of each row of the fused weights for an activation path of forward:
+    "tanh": 1/2 on the f, i, o rows and 1 on the c̃ rows; "exp": -1 and -2. Read-only, cached."""
+    scale = _tanh_to_gates(H, dtype)[0].copy() if path == "tanh" else np.full(4 * H, -1.0, dtype)
+    if path == "exp":
+        scale[2 * H:3 * H] = -2.0
+    scale.flags.writeable = False
+    return scale
 
 
 @functools.lru_cache(maxsize=32)
@@ -405,5 +667,14 @@ def _tanh_to_gates(H, dtype):
     shift = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1.0
     shift[2 * H:3 * H] = 0.0
+    scale.flags.writeable = shift.flags.writeable = False
+    return scale, shift
+
+
+@functools.lru_cache(maxsize=32)
+def _tanh_to_gates_rows(H, dtype, B):
+    """`_tanh_to_gates` repeated for B rows, (B, 4H) each: same-shape products run faster than
+    broadcast ones. Read-only, cached."""
+    scale, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, dtype))
     scale.flags.writeable = shift.flags.writeable = False
     return scale, shift

@@ -9,14 +9,17 @@ import numpy as np
 
 from lstmlib.activations import concat, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
+    first_non_finite,
     float_dtype,
     positive_int,
     require_shape,
     rng_from,
 )
+from lstmlib.weights import WeightOwner
 
 
 def rnn_hidden(z, W_h, b_h):
@@ -29,29 +32,34 @@ def rnn_hidden(z, W_h, b_h):
 
 @dataclass(frozen=True)
 class RNNStep:
-    """One timestep of the vanilla RNN."""
+    """One timestep of the vanilla RNN (read-only)."""
 
     h: np.ndarray  # new hidden state, (H,) or (B, H)
 
 
 @dataclass(frozen=True)
 class RNNTrace:
-    """A forward pass over T steps; `h` is (T, H) or (T, B, H) as `xs` was given."""
+    """A forward pass over T steps; `h` is (T, H) or (T, B, H) as `xs` was given.
+
+    Its arrays are its own (never the caller's) and read-only; `source` records the cell and the
+    versions of its weights (see `Trace`)."""
 
     xs: np.ndarray = field(repr=False)     # (T, B, D)
     h0: np.ndarray = field(repr=False)     # (B, H)
     h_all: np.ndarray = field(repr=False)  # (T, B, H)
     batched: bool = True
+    source: tuple = field(default=(None, (None, None)), repr=False, compare=False)
 
     T = property(lambda self: self.xs.shape[0])
     h = property(lambda self: self.h_all if self.batched else self.h_all[:, 0])
 
 
-class RNNCell:
+class RNNCell(WeightOwner):
     """A tanh RNN cell with input size D and hidden size H.
 
     Weights U(-1/√H, 1/√H), as torch.nn.RNN; bias 0. `params`: W_h (H, H+D) acting on
-    [h_{t-1}, x_t], and b_h (H,).
+    [h_{t-1}, x_t], and b_h (H,): the cell's W and b, whose writes the cell counts as
+    `LSTMCell` does.
     """
 
     def __init__(self, input_size, hidden_size, *, seed=0, dtype=np.float64):
@@ -59,8 +67,9 @@ class RNNCell:
         self.H = positive_int(hidden_size, "hidden_size")
         self.dtype = float_dtype(dtype)
         k = 1.0 / np.sqrt(self.H)
-        self.W = rng_from(seed).uniform(-k, k, size=(self.H, self.H + self.D)).astype(self.dtype)
-        self.b = np.zeros(self.H, dtype=self.dtype)
+        W = rng_from(seed).uniform(-k, k, size=(self.H, self.H + self.D)).astype(self.dtype)
+        self._init_weights(W, np.zeros(self.H, dtype=self.dtype))
+        self._fused = None
 
     def __repr__(self):
         return f"RNNCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
@@ -71,7 +80,25 @@ class RNNCell:
 
     @property
     def n_params(self):
-        return self.W.size + self.b.size
+        return self._W.size + self._b.size
+
+    def _prepared(self):
+        """W_h^T (H, H), contiguous, made once per change of the weights (checked finite)."""
+        versions = self._versions()
+        if self._fused is None or self._fused[0] != versions:
+            self._check_weights()
+            WhT = np.ascontiguousarray(self._W[:, :self.H].T)
+            WhT.flags.writeable = False
+            self._fused = (versions, WhT)
+        return self._fused[1]
+
+    def _finite_result(self, what, arrays):
+        for name, arr in arrays:
+            if not np.isfinite(arr).all():
+                raise NonFiniteError(
+                    f"{what}: {name} overflowed {self.dtype.name} (found {arr[first_non_finite(arr)]} "
+                    f"at index {first_non_finite(arr)}); the inputs or weights are too large for "
+                    f"this dtype")
 
     def step(self, x, h_prev=None):
         """One timestep. x: (D,) or (B, D); h_prev: (H,) or (B, H), zeros if omitted."""
@@ -79,21 +106,25 @@ class RNNCell:
         batched = x.ndim == 2
         B = x.shape[0] if batched else 1
         h_prev = check_state(h_prev, "h_prev", B, self.H, batched, self.dtype)
-        h = rnn_hidden(concat(h_prev, x.reshape(B, self.D)), self.W, self.b)
+        self._check_weights()
+        h = rnn_hidden(concat(h_prev, x.reshape(B, self.D)), self._W, self._b)
+        self._finite_result("step", [("h_t", h)])
+        h.flags.writeable = False
         return RNNStep(h=h if batched else h[0])
 
     def forward(self, xs, h0=None):
         """Run T steps. xs: (T, D) or (T, B, D); h0: (H,) or (B, H). Returns an `RNNTrace`."""
-        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True)
+        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
         batched = xs.ndim == 3
         T, H = xs.shape[0], self.H
         B = xs.shape[1] if batched else 1
         xs = xs.reshape(T, B, self.D)
-        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
-        WhT = np.ascontiguousarray(self.W[:, :H].T)  # (H, H)
-        Wx = self.W[:, H:]
+        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype, copy=True)
+        WhT = self._prepared()  # (H, H)
+        source = self._source()
+        Wx = self._W[:, H:]
         h_all = (xs.reshape(T * B, self.D) @ Wx.T).reshape(T, B, H)  # input projection, one GEMM
-        h_all += self.b
+        h_all += self._b
         hWh = np.empty((B, H), dtype=self.dtype)  # h_{t-1} · W_h, reused every step
         h = h0
         for t in range(T):
@@ -101,7 +132,10 @@ class RNNCell:
             np.matmul(h, WhT, out=hWh)
             a += hWh
             h = np.tanh(a, out=a)
-        return RNNTrace(xs=xs, h0=h0, h_all=h_all, batched=batched)
+        self._finite_result("forward", [("h_T", h_all[-1])])  # a NaN anywhere reaches h_T
+        for a in (xs, h0, h_all):
+            a.flags.writeable = False
+        return RNNTrace(xs=xs, h0=h0, h_all=h_all, batched=batched, source=source)
 
     def backward(self, trace, dh):
         """Backpropagation through time; dh shaped like `trace.h`.
@@ -114,11 +148,12 @@ class RNNCell:
         if trace.xs.shape[2] != self.D or H != self.H:
             raise ValueError(f"trace has D={trace.xs.shape[2]}, H={H}; this cell has "
                              f"D={self.D}, H={self.H}")
+        self._check_source(trace)
         dh = as_float_input(dh, "dh", self.dtype)
         require_shape(dh, trace.h.shape, "dh")
         dh = dh.reshape(T, B, H)
-        Wh = np.ascontiguousarray(self.W[:, :H])  # (H, H)
-        Wx = self.W[:, H:]
+        Wh = np.ascontiguousarray(self._W[:, :H])  # (H, H)
+        Wx = self._W[:, H:]
         dA = np.multiply(trace.h_all, trace.h_all)  # (T, B, H), becomes ∂L/∂a_t below
         np.subtract(1.0, dA, out=dA)                # tanh' = 1 - h², for all steps at once
         dh_t = np.empty((B, H), dtype=self.dtype)
@@ -132,6 +167,8 @@ class RNNCell:
         dW = np.concatenate([dA2.T @ h_prev.reshape(T * B, H),
                              dA2.T @ trace.xs.reshape(T * B, self.D)], axis=1)
         dx = (dA2 @ Wx).reshape(T, B, self.D)
+        self._finite_result("backward", [("the gradient of W", dW), ("the gradient of x", dx),
+                                         ("the gradient of h0", dh_next)])
         return {
             "W_h": dW,
             "b_h": dA2.sum(axis=0),

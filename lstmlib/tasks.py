@@ -8,7 +8,7 @@ end of the sequence is the sum of the two marked values.
 
 import numpy as np
 
-from lstmlib.checks import positive_int, rng_from
+from lstmlib.checks import as_real_array, positive_int, rng_from
 
 ADDING_INPUTS = 2  # D of the adding problem: (value, marker)
 
@@ -50,10 +50,15 @@ def marked_steps(xs):
 
     xs: (T, B, 2)   ->   (B, 2) int array, the earlier step first.
     """
-    xs = np.asarray(xs)
+    xs = as_real_array(xs, "xs")
     if xs.ndim != 3 or xs.shape[2] != ADDING_INPUTS:
         raise ValueError(f"xs must have shape (T, B, 2); got {xs.shape}")
-    t, b = np.nonzero(xs[:, :, 1] == 1.0)
+    marks = xs[:, :, 1]
+    odd = (marks != 0.0) & (marks != 1.0)  # NaN counts as odd too
+    if odd.any():
+        t, b = (int(k) for k in np.argwhere(odd)[0])
+        raise ValueError(f"every marker must be 0.0 or 1.0; xs[{t}, {b}, 1] is {marks[t, b]}")
+    t, b = np.nonzero(marks == 1.0)
     counts = np.bincount(b, minlength=xs.shape[1])
     if not (counts == 2).all():
         raise ValueError(f"every sequence must have exactly two marks; counts are {counts.tolist()}")

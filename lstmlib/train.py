@@ -13,7 +13,17 @@ import numpy as np
 from tqdm import tqdm
 
 from lstmlib.cell import GATES, LSTMCell
-from lstmlib.checks import as_float_input, positive_finite, positive_int, rng_from
+from lstmlib.checks import (
+    NonFiniteError,
+    as_float_input,
+    as_real_array,
+    first_non_finite,
+    positive_finite,
+    positive_int,
+    require_same_shape,
+    rng_from,
+    unit_interval,
+)
 from lstmlib.rnn import RNNCell
 
 # --- the equations -------------------------------------------------------------------------
@@ -26,35 +36,75 @@ def readout(h_T, W_y, b_y):
     return h_T @ W_y.T + b_y
 
 
+def _pair(y_hat, y):
+    """ŷ and y as real arrays of one shape: (B, 1) against (B,) would broadcast to (B, B)."""
+    y_hat, y = as_real_array(y_hat, "y_hat"), as_real_array(y, "y")
+    require_same_shape(y_hat, y, "y_hat", "y")
+    return y_hat, y
+
+
 def mse_loss(y_hat, y):
     """Mean squared error: L = (1/N) Σ (ŷ − y)², N the number of entries.  (B, 1), (B, 1) -> float"""
+    y_hat, y = _pair(y_hat, y)
     with np.errstate(over="ignore"):  # an overflow becomes inf, which `train` reports
         return float(np.mean((y_hat - y) ** 2))
 
 
 def mse_grad(y_hat, y):
     """Gradient of the MSE: ∂L/∂ŷ = 2 (ŷ − y) / N.  (B, 1), (B, 1) -> (B, 1)"""
+    y_hat, y = _pair(y_hat, y)
     return 2.0 * (y_hat - y) / y.size
 
 
+def _norm_parts(grads):
+    """(m, s) with ‖g‖ = m · √s, m the largest |entry|: no square of a large entry overflows.
+    NaN or infinite gradients are refused by name."""
+    m = 0.0
+    for k, g in grads.items():
+        g = as_real_array(g, f"gradient {k}")
+        at = first_non_finite(g)
+        if at is not None:
+            raise NonFiniteError(f"gradient {k} must be finite; found {g[at]} at index {at}")
+        if g.size:
+            m = max(m, float(np.max(np.abs(g))))
+    if m == 0.0:
+        return 0.0, 0.0
+    s = 0.0
+    for g in grads.values():
+        u = np.asarray(g, dtype=np.float64) / m  # every |u| <= 1
+        s += float(np.dot(u.ravel(), u.ravel()))
+    return m, s
+
+
 def global_norm(grads):
-    """‖g‖ over every array of `grads` at once: √(Σ_k ‖g_k‖²)."""
-    return math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+    """‖g‖ over every array of `grads` at once: √(Σ_k ‖g_k‖²), computed without overflow
+    (scaled by the largest entry; inf only when the norm itself exceeds the float range)."""
+    m, s = _norm_parts(grads)
+    with np.errstate(over="ignore"):
+        return float(np.float64(m) * np.sqrt(s))
 
 
 def clip_grad_norm(grads, max_norm):
     """Global-norm clipping: g ← g · min(1, max_norm / ‖g‖), the same factor for every array.
 
-    Returns (clipped grads, the norm before clipping). The direction of the step is kept.
+    Returns (clipped grads, the norm before clipping). The direction of the step is kept, also
+    for gradients whose squares would overflow (the norm is computed scaled).
     """
-    positive_finite(max_norm, "max_norm")
-    norm = global_norm(grads)
-    scale = min(1.0, max_norm / norm) if norm > 0 else 1.0
+    max_norm = positive_finite(max_norm, "max_norm")
+    m, s = _norm_parts(grads)
+    with np.errstate(over="ignore"):
+        norm = float(np.float64(m) * np.sqrt(s))
+    if norm <= max_norm:  # also the zero gradient
+        return {k: g * 1.0 for k, g in grads.items()}, norm
+    # max_norm / (m √s), in two divisions: finite and non-zero even when m √s overflows
+    scale = (max_norm / m) / math.sqrt(s)
     return {k: g * scale for k, g in grads.items()}, norm
 
 
 def fraction_within(y_hat, y, tol):
     """Share of sequences whose absolute error |ŷ − y| is below `tol`.  (B, 1), (B, 1) -> float"""
+    y_hat, y = _pair(y_hat, y)
+    tol = positive_finite(tol, "tol")
     return float(np.mean(np.abs(y_hat - y) < tol))
 
 
@@ -101,7 +151,13 @@ class Regressor:
         """ŷ for a batch. xs: (T, B, D)   ->   (B, 1)"""
         xs, _ = self._check(xs, None)
         trace = self.cell.forward(xs)
-        return readout(trace.h_all[-1], self.W_y, self.b_y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y_hat = readout(trace.h_all[-1], self.W_y, self.b_y)
+        at = first_non_finite(y_hat)
+        if at is not None:
+            raise NonFiniteError(f"the prediction overflowed {self.cell.dtype.name} "
+                                 f"({y_hat[at]} at index {at}); the readout W_y, b_y is too large")
+        return y_hat
 
     def loss_and_grads(self, xs, y):
         """The MSE on a batch and its gradient for every array in `params`.
@@ -111,11 +167,13 @@ class Regressor:
         xs, y = self._check(xs, y)
         trace = self.cell.forward(xs)
         h_T = trace.h_all[-1]                  # (B, H)
-        y_hat = readout(h_T, self.W_y, self.b_y)
-        loss = mse_loss(y_hat, y)
-        dy = mse_grad(y_hat, y)                # (B, 1)
-        dh = np.zeros_like(trace.h_all)        # (T, B, H): the loss sees h_T only
-        dh[-1] = dy @ self.W_y
+        # an overflow here turns into inf: the loss, or backward's check of dh, reports it
+        with np.errstate(over="ignore", invalid="ignore"):
+            y_hat = readout(h_T, self.W_y, self.b_y)
+            loss = mse_loss(y_hat, y)
+            dy = mse_grad(y_hat, y)            # (B, 1)
+            dh = np.zeros_like(trace.h_all)    # (T, B, H): the loss sees h_T only
+            dh[-1] = dy @ self.W_y
         g = self.cell.backward(trace, dh)
         if isinstance(self.cell, LSTMCell):
             dW = np.concatenate([g[f"W_{k}"] for k in GATES])  # (4H, H+D), the fused layout
@@ -127,6 +185,41 @@ class Regressor:
 
 # --- optimizers ------------------------------------------------------------------------------
 
+class TrainingDiverged(FloatingPointError):
+    """A loss, a gradient or an update stopped being a finite number; the parameters were not
+    updated with it."""
+
+
+def _commit(params, new, name):
+    """Write every new value into its parameter, or none of them if one is not finite."""
+    for k, v in new.items():
+        at = first_non_finite(v)
+        if at is not None:
+            raise TrainingDiverged(
+                f"the {name} update of {k} is not finite ({v[at]} at index {at}): the step "
+                f"overflows. The parameters were not changed; lower the learning rate or clip "
+                f"the gradients")
+    for k, v in new.items():
+        params[k][...] = v
+
+
+def _grads_for(params, grads):
+    """The gradient of every parameter, finite and of its parameter's shape."""
+    out = {}
+    for k, p in params.items():
+        if k not in grads:
+            raise KeyError(f"no gradient for parameter {k!r}; got gradients for {sorted(grads)}")
+        g = as_real_array(grads[k], f"gradient {k}")
+        if g.shape != p.shape:
+            raise ValueError(f"gradient {k} must have the shape of its parameter {p.shape}; "
+                             f"got {g.shape}")
+        at = first_non_finite(g)
+        if at is not None:
+            raise NonFiniteError(f"gradient {k} must be finite; found {g[at]} at index {at}")
+        out[k] = g
+    return out
+
+
 class SGD:
     """Plain gradient descent: θ ← θ − η g."""
 
@@ -134,9 +227,12 @@ class SGD:
         self.lr = positive_finite(lr, "the learning rate")
 
     def step(self, params, grads):
-        """Update every array of `params` in place with its gradient in `grads`."""
-        for k, p in params.items():
-            p -= self.lr * grads[k]
+        """Update every array of `params` in place with its gradient in `grads`; raises
+        TrainingDiverged, changing nothing, if an update is not finite."""
+        grads = _grads_for(params, grads)
+        with np.errstate(over="ignore", invalid="ignore"):
+            new = {k: p - self.lr * grads[k] for k, p in params.items()}
+        _commit(params, new, "SGD")
 
 
 class Adam:
@@ -149,34 +245,37 @@ class Adam:
 
     def __init__(self, lr=1e-3, *, betas=(0.9, 0.999), eps=1e-8):
         self.lr = positive_finite(lr, "the learning rate")
-        self.beta1, self.beta2 = betas
-        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise ValueError(f"betas must lie in [0, 1); got {betas!r}")
-        self.eps = eps
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2); got {betas!r}")
+        self.beta1 = unit_interval(betas[0], "beta1")
+        self.beta2 = unit_interval(betas[1], "beta2")
+        # eps > 0 keeps the division defined where a gradient has been zero (v = 0)
+        self.eps = positive_finite(eps, "eps")
         self.t = 0
         self.m, self.v = {}, {}
 
     def step(self, params, grads):
-        """Update every array of `params` in place with its gradient in `grads`."""
-        self.t += 1
-        c1 = 1.0 - self.beta1 ** self.t
-        c2 = 1.0 - self.beta2 ** self.t
-        for k, p in params.items():
-            g = grads[k]
-            m = self.m.setdefault(k, np.zeros_like(p))
-            v = self.v.setdefault(k, np.zeros_like(p))
-            m *= self.beta1
-            m += (1.0 - self.beta1) * g
-            v *= self.beta2
-            v += (1.0 - self.beta2) * g * g
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+        """Update every array of `params` in place with its gradient in `grads`; raises
+        TrainingDiverged, changing nothing (not even m, v or t), if an update is not finite."""
+        grads = _grads_for(params, grads)
+        t = self.t + 1
+        c1 = 1.0 - self.beta1 ** t
+        c2 = 1.0 - self.beta2 ** t
+        new_p, new_m, new_v = {}, {}, {}
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k, p in params.items():
+                g = grads[k]
+                m = self.m.get(k, 0.0) * self.beta1 + (1.0 - self.beta1) * g
+                v = self.v.get(k, 0.0) * self.beta2 + (1.0 - self.beta2) * g * g
+                new_m[k], new_v[k] = m, v
+                new_p[k] = p - self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+        _commit(params, new_p, "Adam")
+        self.m.update(new_m)
+        self.v.update(new_v)
+        self.t = t
 
 
 # --- the loop --------------------------------------------------------------------------------
-
-class TrainingDiverged(FloatingPointError):
-    """The loss or a gradient stopped being a finite number; the parameters were not updated."""
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -191,6 +290,17 @@ class TrainConfig:
     target_mse: float | None = None  # stop at the first evaluation whose test MSE is below this
     seed: int = 0                # seed of the training batches
     progress: bool = False       # a tqdm bar on stderr, for a human watching; off for tests
+
+    def check(self):
+        """Refuse settings that cannot run or would be silently ignored."""
+        positive_int(self.steps, "steps")
+        positive_int(self.batch_size, "batch_size")
+        positive_int(self.eval_every, "eval_every")
+        if self.clip is not None:
+            positive_finite(self.clip, "clip")
+        if self.target_mse is not None:
+            positive_finite(self.target_mse, "target_mse")
+        rng_from(self.seed)
 
     def make_optimizer(self):
         if self.optimizer == "adam":
@@ -228,43 +338,59 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     it receives one Generator seeded with `config.seed`, so a run is reproducible.
     test: (xs_test, y_test), evaluated every `config.eval_every` steps by the MSE and, if given,
     by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)).
-    Raises TrainingDiverged, leaving the parameters as they were before the bad step, if a loss
-    or gradient is NaN or infinite.
+    Raises TrainingDiverged if any value met inside the loop (a loss, a gradient, an update, a
+    hidden state, a test prediction) is NaN or infinite, leaving the parameters as they were
+    before the step that produced it. Bad data from `sample` or `test` is a ValueError.
     """
-    positive_int(config.steps, "steps")
-    positive_int(config.batch_size, "batch_size")
-    positive_int(config.eval_every, "eval_every")
+    config.check()
     optimizer = config.make_optimizer()
     xs_test, y_test = test
     xs_test, y_test = model._check(xs_test, y_test)
-    rng = np.random.default_rng(config.seed)
+    rng = rng_from(config.seed)
     params = model.params
     losses, eval_step, test_mse, test_metric = [], [], [], []
+    advice = f"Lower the learning rate (now {config.lr}) or clip the gradients (clip = {config.clip})."
 
     def evaluate(step):
-        y_hat = model.predict(xs_test)
+        try:
+            y_hat = model.predict(xs_test)
+        except NonFiniteError as exc:
+            raise TrainingDiverged(f"the test predictions became non-finite after step {step}: "
+                                   f"{exc}. {advice}") from exc
+        mse = mse_loss(y_hat, y_test)
+        if not math.isfinite(mse):
+            raise TrainingDiverged(f"the test MSE became non-finite after step {step} "
+                                   f"(MSE = {mse}). {advice}")
         eval_step.append(step)
-        test_mse.append(mse_loss(y_hat, y_test))
+        test_mse.append(mse)
         if metric is not None:
             test_metric.append(metric(y_hat, y_test))
+
+    def diverged(what, step, loss="not computed"):
+        return TrainingDiverged(
+            f"the {what} became non-finite at step {step} (loss = {loss}); the parameters keep "
+            f"their values from step {step - 1}. {advice}")
 
     evaluate(0)
     reached = None
     start = time.perf_counter()
     for step in tqdm(range(1, config.steps + 1), disable=not config.progress, desc="training",
                      unit="step"):
-        xs, y = sample(config.batch_size, seed=rng)
-        loss, grads = model.loss_and_grads(xs, y)
-        if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())):
-            what = "loss" if not math.isfinite(loss) else "gradient"
-            raise TrainingDiverged(
-                f"the {what} became non-finite at step {step} (loss = {loss}); the parameters keep "
-                f"their values from step {step - 1}. Lower the learning rate (now {config.lr}) or "
-                f"clip the gradients (clip = {config.clip})."
-            )
+        xs, y = model._check(*sample(config.batch_size, seed=rng))  # bad data: a ValueError
+        try:
+            loss, grads = model.loss_and_grads(xs, y)
+        except NonFiniteError as exc:  # a hidden state, dh or a gradient overflowed
+            raise diverged(f"computation ({exc})", step) from exc
+        if not math.isfinite(loss):
+            raise diverged("loss", step, loss)
+        if not all(np.isfinite(g).all() for g in grads.values()):
+            raise diverged("gradient", step, loss)
         if config.clip is not None:
             grads, _ = clip_grad_norm(grads, config.clip)
-        optimizer.step(params, grads)
+        try:
+            optimizer.step(params, grads)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"at step {step}: {exc}") from exc
         losses.append(loss)
         if step % config.eval_every == 0 or step == config.steps:
             evaluate(step)

@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lstmlib.cell as cell_module
 from lstmlib import (
     GATES,
     LSTMCell,
@@ -57,6 +58,16 @@ def run_steps(cell, xs, h0, c0, **pins):
         out.append(s)
         h, c = s.h, s.c
     return out
+
+
+@pytest.fixture(params=["batch", "feature"])
+def path(request, monkeypatch):
+    """Run a test with each of the fused passes' two layouts ("batch": gates through one tanh;
+    "feature": through one exp), which forward otherwise picks by the size B·H."""
+    monkeypatch.setattr(cell_module, "FEATURE_MAJOR_MIN", 0 if request.param == "feature" else 10**9)
+    # backward's GEMMs in chunks of 3 // B steps (at least 1): several chunks, one of them short
+    monkeypatch.setattr(cell_module, "BACKWARD_CHUNK", 3)
+    return request.param
 
 
 # --- each equation of the post, by hand --------------------------------------------------------
@@ -212,7 +223,7 @@ def test_missing_link_corners_gate_shaped_overrides(rng, f, i):
 
 @pytest.mark.parametrize("f, i", CORNERS)
 @pytest.mark.parametrize("B", [None, 2])
-def test_missing_link_corners_forward(rng, f, i, B):
+def test_missing_link_corners_forward(path, rng, f, i, B):
     cell = randomized(LSTMCell(3, 4), rng, scale=1.0)
     xs, h0, c0 = sequence(rng, 7, 3, B, 4)
     tr = cell.forward(xs, h0, c0, f=f, i=i)
@@ -242,7 +253,7 @@ def test_pinned_forget_gate_gives_constant_memory_gradient(rng):
 # --- teaching path == fused path -------------------------------------------------------------
 
 @pytest.mark.parametrize("B", [None, 1, 4])
-def test_step_equals_forward(rng, B):
+def test_step_equals_forward(path, rng, B):
     cell = randomized(LSTMCell(3, 5), rng)
     xs, h0, c0 = sequence(rng, 8, 3, B, 5)
     tr = cell.forward(xs, h0, c0)
@@ -258,7 +269,7 @@ def test_step_equals_forward(rng, B):
 
 
 @pytest.mark.parametrize("B", [None, 3])
-def test_step_equals_forward_with_overrides(rng, B):
+def test_step_equals_forward_with_overrides(path, rng, B):
     """A scalar f, a gate-shaped i and a per-step o, all at once."""
     T, D, H = 6, 2, 4
     cell = randomized(LSTMCell(D, H), rng)
@@ -323,7 +334,7 @@ def test_forward_overrides_do_not_leak(rng):
     assert np.array_equal(free.h, again.h) and not again.pinned
 
 
-def test_forward_stays_quiet_when_saturated(rng):
+def test_forward_stays_quiet_when_saturated(path, rng):
     """Huge weights drive every gate to 0 or 1; nothing may overflow, underflow or warn."""
     cell = randomized(LSTMCell(3, 4), rng, scale=1e4)
     xs, h0, c0 = sequence(rng, 5, 3, 2, 4)
@@ -398,7 +409,7 @@ def check_against_finite_differences(cell, rng, numgrad, rel_err, T, B, pins=(),
 
 
 @pytest.mark.parametrize("B", [None, 1, 3])
-def test_backward_matches_finite_differences(rng, numgrad, rel_err, B):
+def test_backward_matches_finite_differences(path, rng, numgrad, rel_err, B):
     cell = randomized(LSTMCell(3, 4), rng)
     check_against_finite_differences(cell, rng, numgrad, rel_err, T=5, B=B)
 
@@ -430,7 +441,7 @@ def test_backward_dc_last_alone(rng, numgrad, rel_err):
     {"o": "per-step"},
 ])
 @pytest.mark.parametrize("B", [None, 2])
-def test_backward_with_pinned_gates(rng, numgrad, rel_err, pins, B):
+def test_backward_with_pinned_gates(path, rng, numgrad, rel_err, pins, B):
     T, H = 4, 3
     if pins.get("o") == "per-step":
         pins = {"o": rng.uniform(size=(T, H) if B is None else (T, B, H))}
@@ -505,7 +516,7 @@ def compare_with_torch(cell, xs, h0, c0, dh, dc_last):
 
 
 @pytest.mark.parametrize("B", [None, 1, 4])
-def test_forward_and_gradients_match_torch(rng, B):
+def test_forward_and_gradients_match_torch(path, rng, B):
     cell = randomized(LSTMCell(3, 5, forget_bias=1.0), rng)
     xs, h0, c0 = sequence(rng, 7, 3, B, 5)
     dh = rng.normal(size=(7, 5) if B is None else (7, B, 5))

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from lstmlib import LSTMCell, RNNCell, concat, gate, sigmoid
+from lstmlib import LSTMCell, RNNCell, concat, gate, pointwise_add, pointwise_mul, sigmoid, tanh
 from lstmlib.checks import (
     as_float_input,
     as_real_array,
@@ -38,6 +38,16 @@ def cells():
 
 x, h = np.zeros(D), np.zeros(H)
 xs, xb = np.zeros((T, D)), np.zeros((T, B, D))
+
+
+def _nan_weight(cell):
+    cell.W[1, 2] = np.nan
+    return cell
+
+
+def _inf_bias(cell):
+    cell.b[7] = np.inf
+    return cell
 
 
 def with_nan(shape, at):
@@ -225,6 +235,36 @@ BAD_INPUTS = [
     ("gate: v (2, 3), t (3,) (no broadcasting)", lambda c: gate(np.zeros((2, 3)), np.zeros(3)), ValueError,
      "v and t must have the same shape; got (2, 3) and (3,)"),
     ("concat: h_prev (2, 2), x (3, 3)", lambda c: concat(np.zeros((2, 2)), np.zeros((3, 3))), ValueError,
+     "batch sizes differ: h_prev has B=2, x has B=3"),
+    ("pointwise_mul: complex a", lambda c: pointwise_mul(np.array([1j]), np.ones(1)), TypeError,
+     "a must hold real numbers (a float dtype); got dtype complex128"),
+    ("pointwise_mul: complex b", lambda c: pointwise_mul(np.ones(1), np.array([1j])), TypeError,
+     "b must hold real numbers (a float dtype); got dtype complex128"),
+    ("pointwise_add: complex a", lambda c: pointwise_add(np.array([1j]), np.ones(1)), TypeError,
+     "a must hold real numbers (a float dtype); got dtype complex128"),
+    ("pointwise_add: complex b", lambda c: pointwise_add(np.ones(1), np.array([1j])), TypeError,
+     "b must hold real numbers (a float dtype); got dtype complex128"),
+    ("gate: complex v", lambda c: gate(np.array([1j]), np.ones(1)), TypeError,
+     "v must hold real numbers (a float dtype); got dtype complex128"),
+    ("gate: complex t", lambda c: gate(np.ones(1), np.array([1j])), TypeError,
+     "t must hold real numbers (a float dtype); got dtype complex128"),
+    ("tanh: object", lambda c: tanh(np.array([1, None], dtype=object)), TypeError,
+     "z must hold real numbers (a float dtype); got dtype object"),
+    ("concat: complex h_prev", lambda c: concat(np.array([1j]), np.ones(1)), TypeError,
+     "h_prev must hold real numbers (a float dtype); got dtype complex128"),
+    ("concat: complex x", lambda c: concat(np.ones(1), np.array([1j])), TypeError,
+     "x must hold real numbers (a float dtype); got dtype complex128"),
+    ("pointwise_add: (2,) and (3,)", lambda c: pointwise_add(np.ones(2), np.ones(3)), ValueError,
+     "a and b must have the same shape; got (2,) and (3,)"),
+    ("pointwise_mul: (2,) and (3,)", lambda c: pointwise_mul(np.ones(2), np.ones(3)), ValueError,
+     "a and b must have the same shape; got (2,) and (3,)"),
+    ("RNN forward: NaN in W", lambda c: _nan_weight(RNNCell(D, H)).forward(xs), ValueError,
+     "RNNCell.W must be finite; found nan at index (1, 2)"),
+    ("LSTM forward: NaN in W", lambda c: _nan_weight(LSTMCell(D, H)).forward(xs), ValueError,
+     "LSTMCell.W must be finite; found nan at index (1, 2) (params['W_f'][1, 2])"),
+    ("LSTM step: inf in b_o", lambda c: _inf_bias(LSTMCell(D, H)).step(x), ValueError,
+     "LSTMCell.b must be finite; found inf at index (7,) (params['b_o'][1])"),
+    ("concat: h_prev (2, 4), x (3, 5)", lambda c: concat(np.zeros((2, 4)), np.zeros((3, 5))), ValueError,
      "batch sizes differ: h_prev has B=2, x has B=3"),
     ("concat: h_prev (2,), x (1, 3)", lambda c: concat(np.zeros(2), np.zeros((1, 3))), ValueError,
      "concat expects h_prev and x both of shape (n,) or both (B, n); got h_prev (2,) and x (1, 3)"),

@@ -1,0 +1,118 @@
+"""The mutation score of lstmlib, after `mutmut run` (`make mutants` runs both).
+
+    python -m bench.mutation      read mutmut's results, write bench/results/mutants.{json,md}
+
+mutmut changes lstmlib's code one small edit at a time (a `<` into `<=`, a constant into
+another, a call dropped ...) and runs the unit tests that cover the changed function against
+each such mutant. A mutant that some test fails on is killed; one that every test passes is a
+survivor: either the tests miss a behaviour, or the edit changes nothing observable (an
+equivalent mutant). bench/mutation_equivalent.json lists the survivors argued equivalent, each
+with its argument; the score counts killed mutants among the others.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+EQUIVALENT = ROOT / "bench" / "mutation_equivalent.json"
+TARGET_PCT = 95.0
+MUTMUT = [str(Path(sys.executable).parent / "mutmut")]
+
+
+def _mutmut(*args):
+    proc = subprocess.run(MUTMUT + list(args), cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"mutmut {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def statuses():
+    """{mutant name: status} for every mutant mutmut ran (`mutmut results --all true`)."""
+    out = {}
+    for line in _mutmut("results", "--all", "true").splitlines():
+        m = re.match(r"\s*([\w.]+__mutmut_\d+): (.+)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def diff(name):
+    """The change a mutant makes, as a unified diff."""
+    return _mutmut("show", name).strip()
+
+
+def summarize(status, equivalent):
+    counts = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    survivors = sorted(k for k, s in status.items() if s == "survived")
+    argued = {k: equivalent[k] for k in survivors if k in equivalent}
+    open_ = [k for k in survivors if k not in equivalent]
+    killed = counts.get("killed", 0) + counts.get("timeout", 0)  # a mutant that hangs is caught
+    unchecked = counts.get("not checked", 0)
+    considered = (len(status) - len(argued) - counts.get("no tests", 0) - counts.get("skipped", 0)
+                  - unchecked)
+    return {
+        "counts": counts, "total": len(status), "killed": killed, "not_checked": unchecked,
+        "equivalent": len(argued), "non_equivalent": considered,
+        "score_pct": 100.0 * killed / considered if considered else None,
+        "target_pct": TARGET_PCT,
+        "survivors": [{"name": k, "equivalent": argued.get(k), "diff": diff(k)} for k in survivors],
+        "unexplained": open_,
+        "no_tests": sorted(k for k, s in status.items() if s == "no tests"),
+    }
+
+
+def markdown(res):
+    score = res["score_pct"]
+    lines = ["## Mutation testing", "",
+             "`make mutants` runs mutmut (pinned in requirements-dev.txt) on lstmlib's numerical "
+             "modules (cell, rnn, train, checks, activations, tasks, weights): each mutant, one small "
+             "edit of the code, is run against the unit tests that cover the edited function. "
+             "A mutant is killed when a test fails on it.", "",
+             "| mutants | run | killed | survived, argued equivalent | survived, not explained "
+             "| without tests | score (killed / non-equivalent run) | target |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| {res['total']} | {res['total'] - res['not_checked']} | {res['killed']} "
+             f"| {res['equivalent']} | {len(res['unexplained'])} "
+             f"| {len(res['no_tests'])} | {'n/a' if score is None else f'{score:.1f}%'} "
+             f"| ≥ {res['target_pct']:.0f}% |"]
+    if res["not_checked"]:
+        lines += ["", f"**Incomplete run:** {res['not_checked']} of the {res['total']} mutants were "
+                  "not run; the score is over the mutants that were."]
+    other = {k: v for k, v in res["counts"].items()
+             if k not in ("killed", "survived", "no tests", "not checked")}
+    if other:
+        lines += ["", "Other outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(other.items()))
+                  + " (a timeout counts as killed: the mutant changed what the tests observe)."]
+    if res["survivors"]:
+        lines += ["", "Every surviving mutant, and why it changes nothing a caller can observe:", ""]
+        for s in res["survivors"]:
+            why = s["equivalent"] or "**not explained**"
+            change = [ln[1:].strip() for ln in s["diff"].splitlines()
+                      if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
+            lines.append(f"- `{s['name']}`: `{' → '.join(change)[:160]}`. {why}")
+    return lines
+
+
+def main():
+    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+    status = statuses()
+    if not status:
+        sys.exit("no mutmut results: run `mutmut run` first (make mutants does both)")
+    res = summarize(status, equivalent)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "mutants.json").write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
+    (RESULTS / "mutants.md").write_text("\n".join(markdown(res)) + "\n")
+    score = res["score_pct"]
+    print(f"[mutants] {res['killed']} of {res['non_equivalent']} non-equivalent mutants killed "
+          f"({'n/a' if score is None else f'{score:.1f}%'}); {len(res['unexplained'])} survivors "
+          f"not explained; wrote bench/results/mutants.md")
+
+
+if __name__ == "__main__":
+    main()
