@@ -582,7 +582,7 @@ def draw_memory_path(trace, *, steps=3, unit=0, ax=None, title=None):
         ax.text(0.02, H - 0.02, title, ha="left", va="top", fontsize=LABEL_PT - 1)
     # the key: what the line's strength means
     for k, (strength, label) in enumerate(((1.0, "memory carried"), (0.0, "erased"))):
-        xk = W - 2.55 + 1.45 * k
+        xk = W - 2.75 + 1.65 * k  # room for "memory carried" at 10 pt
         ax.add_line(mpl.lines.Line2D([xk, xk + 0.35], [H - 0.14] * 2, color=COLORS["state"],
                                      **_strength(strength)))
         ax.text(xk + 0.42, H - 0.14, label, ha="left", va="center", fontsize=VALUE_PT, color=GREY)
