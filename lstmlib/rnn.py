@@ -120,8 +120,8 @@ class RNNCell(WeightOwner):
         B = xs.shape[1] if batched else 1
         xs = xs.reshape(T, B, self.D)
         h0 = check_state(h0, "h0", B, self.H, batched, self.dtype, copy=True)
+        source = self._source()  # first: it notices writes the weight views could not see
         WhT = self._prepared()  # (H, H)
-        source = self._source()
         Wx = self._W[:, H:]
         h_all = (xs.reshape(T * B, self.D) @ Wx.T).reshape(T, B, H)  # input projection, one GEMM
         h_all += self._b

@@ -169,6 +169,13 @@ def same_buffer(a, b):
             and a.shape == b.shape and a.strides == b.strides)
 
 
+def _equal(a, b, rows=64):
+    """a == b everywhere (a NaN is never equal), compared a block of rows at a time so that no
+    temporary as large as the weights is made."""
+    a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+    return all(np.array_equal(a[k:k + rows], b[k:k + rows]) for k in range(0, a.shape[0], rows))
+
+
 class WeightOwner:
     """What LSTMCell and RNNCell share: their weights W and b, handed out as Tracked views, the
     versions of both, and the checks that a trace came from this cell and these weights."""
@@ -178,6 +185,7 @@ class WeightOwner:
         self._W_version, self._b_version = Version(), Version()
         self._token = object()                   # who made a trace (deepcopy makes a new one)
         self._checked = None                     # the versions last found finite
+        self._seen = None                        # (versions, copy of W, copy of b) last seen
 
     @property
     def W(self):
@@ -215,8 +223,24 @@ class WeightOwner:
     def _versions(self):
         return (self._W_version.n, self._b_version.n)
 
+    def _sync(self):
+        """Count as a new version any write the Tracked views could not see (np.copyto(dst=...),
+        rng.shuffle, .flat, a view made by a numpy function, ...): the weights are compared with
+        a copy taken when they were last seen, one read of W and b per forward and backward."""
+        seen = getattr(self, "_seen", None)
+        if seen is not None and seen[0] == self._versions():
+            if not _equal(self._W, seen[1]):
+                self._W_version.bump()
+            if not _equal(self._b, seen[2]):
+                self._b_version.bump()
+            if seen[0] == self._versions():
+                return
+        self._seen = (self._versions(), np.array(self._W, copy=True), np.array(self._b, copy=True))
+
     def _source(self):
-        """What a trace records about the weights it was made with."""
+        """What a trace records about the weights it was made with (after catching writes the
+        views could not see)."""
+        self._sync()
         return (self._token, self._versions())
 
     def _check_weights(self):
@@ -237,6 +261,7 @@ class WeightOwner:
 
     def _check_source(self, trace):
         """Refuse a trace from another cell, or one made before the weights last changed."""
+        self._sync()
         token, (W_then, b_then) = trace.source
         if token is not self._token:
             raise ValueError(
