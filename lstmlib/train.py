@@ -269,6 +269,11 @@ class Adam:
                 v = self.v.get(k, 0.0) * self.beta2 + (1.0 - self.beta2) * g * g
                 new_m[k], new_v[k] = m, v
                 new_p[k] = p - self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+        for k, v in new_v.items():  # v = inf would silently stop every later update of k
+            if not np.isfinite(v).all():
+                raise TrainingDiverged(
+                    f"Adam's running mean of the squared gradient of {k} overflowed (a gradient "
+                    f"of about 1e154 or more); nothing was changed. Clip the gradients")
         _commit(params, new_p, "Adam")
         self.m.update(new_m)
         self.v.update(new_v)

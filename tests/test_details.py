@@ -194,3 +194,50 @@ def test_scalars_in_scalars_out():
         assert not isinstance(out, np.ndarray) and isinstance(out, np.floating), f.__name__
         assert isinstance(f(np.array([0.5])), np.ndarray) and f(np.array([0.5])).shape == (1,)
         assert f(np.ones((2, 3))).shape == (2, 3)
+
+
+def test_global_norm_by_hand_and_without_underflow():
+    from lstmlib.train import global_norm
+
+    assert global_norm({"a": np.array([3.0]), "b": np.array([[4.0]])}) == 5.0
+    assert global_norm({"a": np.zeros(3)}) == 0.0
+    assert global_norm({"a": np.full(4, 1e-200)}) == pytest.approx(2e-200, rel=1e-12)
+    g = np.random.default_rng(0).normal(size=1000).astype(F32)  # summed in float64
+    assert global_norm({"g": g}) == pytest.approx(float(np.linalg.norm(g.astype(F64))), rel=1e-13)
+    with pytest.raises(TypeError, match=re.escape("gradient a must hold real numbers")):
+        global_norm({"a": np.array([1j])})
+
+
+def test_clipping_at_exactly_max_norm_returns_the_gradients_unchanged():
+    from lstmlib.train import clip_grad_norm, global_norm
+
+    g = {"a": np.array([-4.337885084986644, 5.215953574133879, 4.6369730392973185])}
+    norm = global_norm(g)
+    clipped, got = clip_grad_norm(g, norm)           # rescaling by norm/norm would move a bit
+    assert got == norm
+    np.testing.assert_array_equal(clipped["a"], g["a"])
+    with pytest.raises(ValueError, match=re.escape("max_norm must be a positive finite number; got 0.0")):
+        clip_grad_norm(g, 0.0)
+
+
+def test_adam_names_itself_stays_quiet_and_refuses_an_overflowing_second_moment():
+    from lstmlib.train import Adam
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged, match=r"^the Adam update of w is not finite"):
+            Adam(1.5e308).step({"w": np.array([-1.5e308])}, {"w": np.array([1.0])})
+        adam, p = Adam(0.1), {"w": np.array([1.0])}
+        with pytest.raises(TrainingDiverged, match="squared gradient of w overflowed"):
+            adam.step(p, {"w": np.array([1e200])})       # g² = inf: v would stop all updates
+    assert p["w"][0] == 1.0 and adam.t == 0 and not adam.v
+
+
+def test_trace_at_counts_from_the_end():
+    tr = LSTMCell(2, 3).forward(np.random.default_rng(0).normal(size=(4, 2)))
+    for name in ("h", "c", "f", "F"):
+        np.testing.assert_array_equal(getattr(tr.at(-4), name), getattr(tr.at(0), name))
+    with pytest.raises(IndexError, match=re.escape("timestep -5 is outside a trace of T=4 steps")):
+        tr.at(-5)
+    with pytest.raises(TypeError, match=re.escape("timestep must be an integer; got True (bool)")):
+        tr.at(True)
