@@ -18,12 +18,10 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
-    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
     finite_real,
-    first_non_finite,
     float_dtype,
     index,
     positive_int,
@@ -291,15 +289,6 @@ class LSTMCell(WeightOwner):
             _read_only(*arrays)
             made[path] = arrays
         return made[path]
-
-    def _finite_result(self, what, arrays):
-        """Refuse a result that overflowed the cell's dtype (finite inputs, huge values)."""
-        for name, arr in arrays:
-            if not np.isfinite(arr).all():
-                raise NonFiniteError(
-                    f"{what}: {name} overflowed {self.dtype.name} (found {arr[first_non_finite(arr)]} "
-                    f"at index {first_non_finite(arr)}); the inputs or weights are too large for "
-                    f"this dtype")
 
     # -- checking inputs --
     def _pin(self, value, name, batched, B, T=None):

@@ -9,11 +9,9 @@ import numpy as np
 
 from lstmlib.activations import concat, tanh
 from lstmlib.checks import (
-    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
-    first_non_finite,
     float_dtype,
     positive_int,
     require_shape,
@@ -91,14 +89,6 @@ class RNNCell(WeightOwner):
             WhT.flags.writeable = False
             self._fused = (versions, WhT)
         return self._fused[1]
-
-    def _finite_result(self, what, arrays):
-        for name, arr in arrays:
-            if not np.isfinite(arr).all():
-                raise NonFiniteError(
-                    f"{what}: {name} overflowed {self.dtype.name} (found {arr[first_non_finite(arr)]} "
-                    f"at index {first_non_finite(arr)}); the inputs or weights are too large for "
-                    f"this dtype")
 
     def step(self, x, h_prev=None):
         """One timestep. x: (D,) or (B, D); h_prev: (H,) or (B, H), zeros if omitted."""

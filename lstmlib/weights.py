@@ -237,6 +237,15 @@ class WeightOwner:
                 return
         self._seen = (self._versions(), np.array(self._W, copy=True), np.array(self._b, copy=True))
 
+    def _finite_result(self, what, arrays):
+        """Refuse a result that overflowed the cell's dtype (finite inputs, huge values)."""
+        for name, arr in arrays:
+            if not np.isfinite(arr).all():
+                raise NonFiniteError(
+                    f"{what}: {name} overflowed {self.dtype.name} (found {arr[first_non_finite(arr)]} "
+                    f"at index {first_non_finite(arr)}); the inputs or weights are too large for "
+                    f"this dtype")
+
     def _source(self):
         """What a trace records about the weights it was made with (after catching writes the
         views could not see)."""
