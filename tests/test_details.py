@@ -274,7 +274,8 @@ def test_optimizers_refuse_non_finite_gradients_by_name():
     from lstmlib.train import Adam
 
     for opt in (SGD(0.1), Adam(0.1)):
-        with pytest.raises(NonFiniteError, match=re.escape("gradient w must be finite; found nan at index (1,)")):
+        message = "gradient w must be finite; found nan at index (1,)"
+        with pytest.raises(NonFiniteError, match=re.escape(message)):
             opt.step({"w": np.ones(2)}, {"w": np.array([0.0, np.nan])})
         with pytest.raises(TypeError, match=re.escape("gradient w must hold real numbers")):
             opt.step({"w": np.ones(1)}, {"w": np.array([1j])})
