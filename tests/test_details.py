@@ -4,14 +4,25 @@ fraction_within and marked_steps."""
 
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 
-from lstmlib import LSTMCell, RNNCell
+from lstmlib import LSTMCell, RNNCell, sigmoid, tanh
 from lstmlib.checks import NonFiniteError
 from lstmlib.tasks import adding_problem, marked_steps
-from lstmlib.train import SGD, TrainingDiverged, fraction_within
+from lstmlib.train import (
+    SGD,
+    Adam,
+    Regressor,
+    TrainConfig,
+    TrainingDiverged,
+    clip_grad_norm,
+    fraction_within,
+    global_norm,
+    train,
+)
 
 F32, F64 = np.float32, np.float64
 
@@ -187,8 +198,6 @@ def test_step_names_h_when_only_the_output_gate_overflows():
 
 
 def test_scalars_in_scalars_out():
-    from lstmlib import sigmoid, tanh
-
     for f in (sigmoid, tanh):
         out = f(0.5)
         assert not isinstance(out, np.ndarray) and isinstance(out, np.floating), f.__name__
@@ -197,8 +206,6 @@ def test_scalars_in_scalars_out():
 
 
 def test_global_norm_by_hand_and_without_underflow():
-    from lstmlib.train import global_norm
-
     assert global_norm({"a": np.array([3.0]), "b": np.array([[4.0]])}) == 5.0
     assert global_norm({"a": np.zeros(3)}) == 0.0
     assert global_norm({"a": np.full(4, 1e-200)}) == pytest.approx(2e-200, rel=1e-12)
@@ -209,8 +216,6 @@ def test_global_norm_by_hand_and_without_underflow():
 
 
 def test_clipping_at_exactly_max_norm_returns_the_gradients_unchanged():
-    from lstmlib.train import clip_grad_norm, global_norm
-
     g = {"a": np.array([-4.337885084986644, 5.215953574133879, 4.6369730392973185])}
     norm = global_norm(g)
     clipped, got = clip_grad_norm(g, norm)           # rescaling by norm/norm would move a bit
@@ -221,8 +226,6 @@ def test_clipping_at_exactly_max_norm_returns_the_gradients_unchanged():
 
 
 def test_adam_names_itself_stays_quiet_and_refuses_an_overflowing_second_moment():
-    from lstmlib.train import Adam
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(TrainingDiverged, match=r"^the Adam update of w is not finite"):
@@ -253,15 +256,11 @@ def test_trace_at_counts_from_the_end():
     ("target_mse", -1.0, "target_mse must be a positive finite number; got -1.0"),
 ])
 def test_train_config_messages(field, value, message):
-    from lstmlib.train import TrainConfig
-
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         TrainConfig(**{field: value}).check()
 
 
 def test_adam_defaults_and_beta_messages():
-    from lstmlib.train import Adam
-
     a = Adam()
     assert (a.lr, a.beta1, a.beta2, a.eps) == (1e-3, 0.9, 0.999, 1e-8)
     assert Adam(betas=(0.0, 0.0)).beta1 == 0.0      # 0 is allowed: no momentum
@@ -271,8 +270,6 @@ def test_adam_defaults_and_beta_messages():
 
 
 def test_optimizers_refuse_non_finite_gradients_by_name():
-    from lstmlib.train import Adam
-
     for opt in (SGD(0.1), Adam(0.1)):
         message = "gradient w must be finite; found nan at index (1,)"
         with pytest.raises(NonFiniteError, match=re.escape(message)):
@@ -282,8 +279,6 @@ def test_optimizers_refuse_non_finite_gradients_by_name():
 
 
 def _regressor(H=3):
-    from lstmlib.train import Regressor
-
     return Regressor(LSTMCell(2, H, seed=0, forget_bias=1.0), seed=1)
 
 
@@ -295,10 +290,6 @@ def test_predict_reads_the_last_hidden_state():
 
 
 def test_training_messages_say_what_and_when():
-    from functools import partial
-
-    from lstmlib.train import TrainConfig, train
-
     sample, test = partial(adding_problem, 5), adding_problem(5, 4, seed=0)
     config = TrainConfig(steps=3, batch_size=4, lr=1e4, optimizer="sgd", clip=None)
     with warnings.catch_warnings():
@@ -331,10 +322,6 @@ def test_training_messages_say_what_and_when():
 
 
 def test_progress_bar_names_the_run_and_its_unit(capsys):
-    from functools import partial
-
-    from lstmlib.train import TrainConfig, train
-
     train(_regressor(), partial(adding_problem, 5), adding_problem(5, 4, seed=0),
           TrainConfig(steps=2, batch_size=4, progress=True))
     err = capsys.readouterr().err
