@@ -150,7 +150,7 @@ KWARG_WRITES = {
     "sort positional": lambda a: a.sort(0),
     "sort axis=": lambda a: a.sort(axis=0),
     "partition axis=": lambda a: a.partition(1, axis=0),
-    "setfield offset=": lambda a: a.setfield(3.0, np.float64, offset=0),
+    "setfield offset=": lambda a: a.setfield(3.0, np.float32, offset=4),
 }
 
 
