@@ -1,6 +1,9 @@
 """The mutation score of lstmlib, after `mutmut run` (`make mutants` runs both).
 
     python -m bench.mutation      read mutmut's results, write bench/results/mutants.{json,md}
+    python -m bench.mutation --earlier bench/results/mutmut-earlier.txt
+                                  the same, with the verdicts of an earlier run (the output of
+                                  `mutmut results --all true`) for mutants this run did not check
 
 mutmut changes lstmlib's code one small edit at a time (a `<` into `<=`, a constant into
 another, a call dropped ...) and runs the unit tests that cover the changed function against
@@ -30,13 +33,24 @@ def _mutmut(*args):
     return proc.stdout
 
 
-def statuses():
-    """{mutant name: status} for every mutant mutmut ran (`mutmut results --all true`)."""
+def parse(text):
+    """{mutant name: status} from the output of `mutmut results --all true`."""
     out = {}
-    for line in _mutmut("results", "--all", "true").splitlines():
-        m = re.match(r"\s*([\w.]+__mutmut_\d+): (.+)$", line)
+    for line in text.splitlines():
+        m = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
         if m:
             out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def statuses(earlier=None):
+    """{mutant name: status}: this run's verdicts, and an earlier run's where this one has none.
+    (Tests only get added between runs, so an earlier kill stays a kill.)"""
+    now = parse(_mutmut("results", "--all", "true"))
+    if earlier is None:
+        return now
+    out = parse(Path(earlier).read_text())
+    out.update({k: v for k, v in now.items() if v != "not checked" or k not in out})
     return out
 
 
@@ -50,8 +64,10 @@ def summarize(status, equivalent):
     for s in status.values():
         counts[s] = counts.get(s, 0) + 1
     survivors = sorted(k for k, s in status.items() if s == "survived")
-    argued = {k: equivalent[k] for k in survivors if k in equivalent}
-    open_ = [k for k in survivors if k not in equivalent]
+    # an entry of the list that starts with "Equivalent" removes its mutant from the score; any
+    # other entry explains a survivor that still counts as not killed
+    argued = {k: equivalent[k] for k in survivors if equivalent.get(k, "").startswith("Equivalent")}
+    open_ = [k for k in survivors if k not in argued]
     killed = counts.get("killed", 0) + counts.get("timeout", 0)  # a mutant that hangs is caught
     unchecked = counts.get("not checked", 0)
     considered = (len(status) - len(argued) - counts.get("no tests", 0) - counts.get("skipped", 0)
@@ -61,8 +77,10 @@ def summarize(status, equivalent):
         "equivalent": len(argued), "non_equivalent": considered,
         "score_pct": 100.0 * killed / considered if considered else None,
         "target_pct": TARGET_PCT,
-        "survivors": [{"name": k, "equivalent": argued.get(k), "diff": diff(k)} for k in survivors],
-        "unexplained": open_,
+        "survivors": [{"name": k, "equivalent": argued.get(k), "note": equivalent.get(k),
+                       "diff": diff(k)} for k in survivors],
+        "unexplained": [k for k in open_ if k not in equivalent],
+        "not_killed": open_,
         "no_tests": sorted(k for k, s in status.items() if s == "no tests"),
     }
 
@@ -74,11 +92,11 @@ def markdown(res):
              "modules (cell, rnn, train, checks, activations, tasks, weights): each mutant, one small "
              "edit of the code, is run against the unit tests that cover the edited function. "
              "A mutant is killed when a test fails on it.", "",
-             "| mutants | run | killed | survived, argued equivalent | survived, not explained "
+             "| mutants | run | killed | survived, argued equivalent | survived, not equivalent "
              "| without tests | score (killed / non-equivalent run) | target |",
              "|---|---|---|---|---|---|---|---|",
              f"| {res['total']} | {res['total'] - res['not_checked']} | {res['killed']} "
-             f"| {res['equivalent']} | {len(res['unexplained'])} "
+             f"| {res['equivalent']} | {len(res['not_killed'])} "
              f"| {len(res['no_tests'])} | {'n/a' if score is None else f'{score:.1f}%'} "
              f"| ≥ {res['target_pct']:.0f}% |"]
     if res["not_checked"]:
@@ -90,18 +108,24 @@ def markdown(res):
         lines += ["", "Other outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(other.items()))
                   + " (a timeout counts as killed: the mutant changed what the tests observe)."]
     if res["survivors"]:
-        lines += ["", "Every surviving mutant, and why it changes nothing a caller can observe:", ""]
+        lines += ["", "Every surviving mutant: why it changes nothing a caller can observe, or why "
+                  "no test kills it:", ""]
         for s in res["survivors"]:
-            why = s["equivalent"] or "**not explained**"
+            why = s["note"] or "**not explained**"
             change = [ln[1:].strip() for ln in s["diff"].splitlines()
                       if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
             lines.append(f"- `{s['name']}`: `{' → '.join(change)[:160]}`. {why}")
     return lines
 
 
-def main():
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.splitlines()[0])
+    p.add_argument("--earlier", help="`mutmut results --all true` output of an earlier run")
+    args = p.parse_args(argv)
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
-    status = statuses()
+    status = statuses(args.earlier)
     if not status:
         sys.exit("no mutmut results: run `mutmut run` first (make mutants does both)")
     res = summarize(status, equivalent)
@@ -110,8 +134,8 @@ def main():
     (RESULTS / "mutants.md").write_text("\n".join(markdown(res)) + "\n")
     score = res["score_pct"]
     print(f"[mutants] {res['killed']} of {res['non_equivalent']} non-equivalent mutants killed "
-          f"({'n/a' if score is None else f'{score:.1f}%'}); {len(res['unexplained'])} survivors "
-          f"not explained; wrote bench/results/mutants.md")
+          f"({'n/a' if score is None else f'{score:.1f}%'}); {len(res['not_killed'])} not killed, "
+          f"{len(res['unexplained'])} of them not explained; wrote bench/results/mutants.md")
 
 
 if __name__ == "__main__":

@@ -30,9 +30,10 @@ def _bound(r, gemm):
     floor = gemm.get(r["dtype"]) if gemm else None
     if floor and floor["B"] == B and floor["H"] == H:
         ms = 2 * T * floor["us"] / 1e3
-        return (f"the {2 * T} per-step products (B, H)·(H, 4H) alone take {ms:.0f} ms at the "
-                f"measured {floor['gflops']:.0f} GFLOP/s of one such product, plus the elementwise "
-                f"gate work, one numpy call per operation and step")
+        return (f"the work of each step, one step after the other: its {2 * T} products "
+                f"(B, H)·(H, 4H) alone take {ms:.0f} ms at the measured {floor['gflops']:.0f} GFLOP/s "
+                f"of one such product, and the elementwise gate work adds one numpy call per "
+                f"operation and step")
     return "the per-step products and the elementwise gate work, one numpy call per operation and step"
 
 

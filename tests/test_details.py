@@ -4,14 +4,25 @@ fraction_within and marked_steps."""
 
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
 
-from lstmlib import LSTMCell, RNNCell
+from lstmlib import LSTMCell, RNNCell, sigmoid, tanh
 from lstmlib.checks import NonFiniteError
 from lstmlib.tasks import adding_problem, marked_steps
-from lstmlib.train import SGD, TrainingDiverged, fraction_within
+from lstmlib.train import (
+    SGD,
+    Adam,
+    Regressor,
+    TrainConfig,
+    TrainingDiverged,
+    clip_grad_norm,
+    fraction_within,
+    global_norm,
+    train,
+)
 
 F32, F64 = np.float32, np.float64
 
@@ -187,8 +198,6 @@ def test_step_names_h_when_only_the_output_gate_overflows():
 
 
 def test_scalars_in_scalars_out():
-    from lstmlib import sigmoid, tanh
-
     for f in (sigmoid, tanh):
         out = f(0.5)
         assert not isinstance(out, np.ndarray) and isinstance(out, np.floating), f.__name__
@@ -197,11 +206,9 @@ def test_scalars_in_scalars_out():
 
 
 def test_global_norm_by_hand_and_without_underflow():
-    from lstmlib.train import global_norm
-
     assert global_norm({"a": np.array([3.0]), "b": np.array([[4.0]])}) == 5.0
     assert global_norm({"a": np.zeros(3)}) == 0.0
-    assert global_norm({"a": np.full(4, 1e-200)}) == pytest.approx(2e-200, rel=1e-12)
+    assert global_norm({"a": np.full(4, 1e-200)}) == pytest.approx(2e-200, rel=1e-12, abs=0)
     g = np.random.default_rng(0).normal(size=1000).astype(F32)  # summed in float64
     assert global_norm({"g": g}) == pytest.approx(float(np.linalg.norm(g.astype(F64))), rel=1e-13)
     with pytest.raises(TypeError, match=re.escape("gradient a must hold real numbers")):
@@ -209,8 +216,6 @@ def test_global_norm_by_hand_and_without_underflow():
 
 
 def test_clipping_at_exactly_max_norm_returns_the_gradients_unchanged():
-    from lstmlib.train import clip_grad_norm, global_norm
-
     g = {"a": np.array([-4.337885084986644, 5.215953574133879, 4.6369730392973185])}
     norm = global_norm(g)
     clipped, got = clip_grad_norm(g, norm)           # rescaling by norm/norm would move a bit
@@ -221,8 +226,6 @@ def test_clipping_at_exactly_max_norm_returns_the_gradients_unchanged():
 
 
 def test_adam_names_itself_stays_quiet_and_refuses_an_overflowing_second_moment():
-    from lstmlib.train import Adam
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(TrainingDiverged, match=r"^the Adam update of w is not finite"):
@@ -241,3 +244,85 @@ def test_trace_at_counts_from_the_end():
         tr.at(-5)
     with pytest.raises(TypeError, match=re.escape("timestep must be an integer; got True (bool)")):
         tr.at(True)
+
+
+# --- the training loop's settings and messages --------------------------------------------------
+
+@pytest.mark.parametrize("field, value, message", [
+    ("steps", 0, "steps must be a positive integer; got 0"),
+    ("batch_size", 0, "batch_size must be a positive integer; got 0"),
+    ("eval_every", -1, "eval_every must be a positive integer; got -1"),
+    ("clip", 0.0, "clip must be a positive finite number; got 0.0"),
+    ("target_mse", -1.0, "target_mse must be a positive finite number; got -1.0"),
+])
+def test_train_config_messages(field, value, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        TrainConfig(**{field: value}).check()
+
+
+def test_adam_defaults_and_beta_messages():
+    a = Adam()
+    assert (a.lr, a.beta1, a.beta2, a.eps) == (1e-3, 0.9, 0.999, 1e-8)
+    assert Adam(betas=(0.0, 0.0)).beta1 == 0.0      # 0 is allowed: no momentum
+    for betas, name in (((1.0, 0.5), "beta1"), ((0.5, 1.0), "beta2"), ((False, 0.5), "beta1")):
+        with pytest.raises(ValueError, match=f"^{name} must be a real number in \\[0, 1\\); got"):
+            Adam(betas=betas)
+
+
+def test_optimizers_refuse_non_finite_gradients_by_name():
+    for opt in (SGD(0.1), Adam(0.1)):
+        message = "gradient w must be finite; found nan at index (1,)"
+        with pytest.raises(NonFiniteError, match=re.escape(message)):
+            opt.step({"w": np.ones(2)}, {"w": np.array([0.0, np.nan])})
+        with pytest.raises(TypeError, match=re.escape("gradient w must hold real numbers")):
+            opt.step({"w": np.ones(1)}, {"w": np.array([1j])})
+
+
+def _regressor(H=3):
+    return Regressor(LSTMCell(2, H, seed=0, forget_bias=1.0), seed=1)
+
+
+def test_predict_reads_the_last_hidden_state():
+    model = _regressor()
+    xs, _ = adding_problem(6, 4, seed=2)
+    h_T = model.cell.forward(xs).h[-1]
+    np.testing.assert_allclose(model.predict(xs), h_T @ model.W_y.T + model.b_y, rtol=1e-14)
+
+
+def test_training_messages_say_what_and_when():
+    sample, test = partial(adding_problem, 5), adding_problem(5, 4, seed=0)
+    config = TrainConfig(steps=3, batch_size=4, lr=1e4, optimizer="sgd", clip=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = _regressor()
+        for g in ("i", "c", "o"):                    # every h_t close to tanh(1) or more
+            model.cell.params[f"b_{g}"][:] = 20.0
+        model.W_y[...] = 1e308                       # three units: the readout overflows at once
+        with pytest.raises(TrainingDiverged, match=(
+                r"^the test predictions became non-finite after step 0: the prediction overflowed "
+                r"float64 \(inf at index \(\d+, 0\)\); the readout W_y, b_y is too large\. Lower the "
+                r"learning rate \(now 10000\.0\) or clip the gradients \(clip = None\)\.$")):
+            train(model, sample, test, config)
+        xs, y = test
+        with pytest.raises(TrainingDiverged, match=r"^the test MSE became non-finite after step 0 "
+                                                   r"\(MSE = inf\)\. Lower the learning rate"):
+            train(_regressor(), sample, (xs, y * 1e300), config)
+        with pytest.raises(TrainingDiverged, match=(
+                r"^the computation \(.+\) became non-finite at step \d+ \(loss = not computed\); the "
+                r"parameters keep their values from step \d+\. Lower the learning rate")):
+            train(_regressor(), sample, test, TrainConfig(steps=50, batch_size=4, lr=1e4,
+                                                          optimizer="sgd", clip=None))
+
+    def huge(batch_size, *, seed):
+        xs, y = adding_problem(5, batch_size, seed=seed)
+        return xs, y * 1e200                          # the squared error overflows: loss = inf
+
+    with pytest.raises(TrainingDiverged, match=r"^the loss became non-finite at step 1 \(loss = inf\)"):
+        train(_regressor(), huge, test, TrainConfig(steps=2, batch_size=4))
+
+
+def test_progress_bar_names_the_run_and_its_unit(capsys):
+    train(_regressor(), partial(adding_problem, 5), adding_problem(5, 4, seed=0),
+          TrainConfig(steps=2, batch_size=4, progress=True))
+    err = capsys.readouterr().err
+    assert "training:" in err and ("step/s" in err or "s/step" in err), err

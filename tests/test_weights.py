@@ -117,7 +117,7 @@ def test_views_share_the_counter_and_copies_do_not():
 
 def test_resize_is_refused():
     _, w, _ = counted()
-    with pytest.raises(ValueError, match="cannot be resized; make a new cell instead"):
+    with pytest.raises(ValueError, match="^a cell's weights cannot be resized; make a new cell instead$"):
         w.resize((2, 6))
 
 
@@ -143,3 +143,28 @@ def test_the_cells_count_writes_to_W_and_b_apart(make):
     assert cell._W_version.n == 3
     cell.W = np.zeros(cell.W.shape)
     assert cell._W_version.n == 4 and not cell.W.any()
+
+
+KWARG_WRITES = {
+    "put mode=": lambda a: a.put([0, 20], [7.0, 8.0], mode="clip"),
+    "sort positional": lambda a: a.sort(0),
+    "sort axis=": lambda a: a.sort(axis=0),
+    "partition axis=": lambda a: a.partition(1, axis=0),
+    "setfield offset=": lambda a: a.setfield(3.0, np.float32, offset=4),
+}
+
+
+@pytest.mark.parametrize("write", KWARG_WRITES.values(), ids=list(KWARG_WRITES))
+def test_writes_pass_every_argument_on(write):
+    base, w, v = counted()
+    base[...] = np.array([5.0, 3, 11, 0, 7, 1, 9, 2, 10, 4, 8, 6]).reshape(3, 4)
+    plain = base.copy()
+    write(w)
+    write(plain)
+    np.testing.assert_array_equal(base, plain)
+    assert v.n == 1
+
+
+def test_astype_passes_its_keywords_on():
+    _, w, _ = counted()
+    assert w.astype(np.float32, order="F").flags.f_contiguous
