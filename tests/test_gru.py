@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
+
+# the cell tests' shared helpers: every weight and bias random; xs and a nonzero h0; shapes to draw
+from test_rnn import randomized, sequence, shapes
 
 from lstmlib import GRUCell, LSTMCell
 from lstmlib.checks import NonFiniteError
@@ -31,19 +33,6 @@ PARAM_NAMES = ["W_r", "W_z", "W_n", "b_r", "b_z", "b_n", "b_hn"]
 PATHS_RTOL, PATHS_ATOL = 1e-12, 1e-14
 # float64 on both sides, the same operations in another order: the differences found are ~1e-15
 TORCH_ATOL = 1e-10
-
-
-def randomized(cell, rng, scale=0.5):
-    """Give every weight and bias a random value (b_hn too), so none is trivially zero."""
-    for p in cell.params.values():
-        p[:] = rng.normal(scale=scale, size=p.shape)
-    return cell
-
-
-def sequence(rng, T, D, B, H):
-    """xs (T, [B,] D) and a nonzero h0 ([B,] H)."""
-    lead = (T,) if B is None else (T, B)
-    return rng.normal(size=lead + (D,)), rng.normal(size=lead[1:] + (H,))
 
 
 # --- the equations by hand -----------------------------------------------------------------------
@@ -211,12 +200,6 @@ def test_torch_default_initialisation_matches(rng):
     assert_matches_torch(cell, xs, h0, rng.normal(size=(5, 2, 4)))
     out, _ = gru(torch.from_numpy(xs), torch.from_numpy(h0[None]))
     np.testing.assert_allclose(cell.forward(xs, h0).h, out.detach().numpy(), rtol=0, atol=TORCH_ATOL)
-
-
-shapes = st.fixed_dictionaries({
-    "D": st.integers(1, 4), "H": st.integers(1, 4), "T": st.integers(1, 5),
-    "B": st.one_of(st.none(), st.integers(1, 3)), "seed": st.integers(0, 2**32 - 1),
-})
 
 
 @settings(max_examples=15, deadline=None)
