@@ -9,10 +9,11 @@ is split into the columns that act on h_{t-1} (the first H) and on x_t (the last
     h_t = (1 − z_t) ⊗ n_t + z_t ⊗ h_{t-1}                           new hidden state
 
 The reset gate multiplies the recurrent product W_n^h · h_{t-1} + b_hn, after the matrix, as
-torch.nn.GRU (and cuDNN) compute it. Cho et al. (2014) apply it to h before the matrix:
-n_t = tanh(W_n^h · (r_t ⊗ h_{t-1}) + W_n^x · x_t + b_n). The two agree only where r_t is 0 or 1
-for every unit; in between they are different cells (both train well, Chung et al. 2014 use the
-first), and the bias b_hn inside the gated term exists only in this one.
+torch.nn.GRU computes it (the form cuDNN implements). Cho et al. (2014) apply it to h before the
+matrix: n_t = tanh(W_n^h · (r_t ⊗ h_{t-1}) + W_n^x · x_t + b_n), so a reset unit of h reaches no
+unit of n_t, where here r_t scales what all of h_{t-1} gives each unit of n_t. The two agree when
+r_t = 0, or when r_t = 1 and b_hn = 0; in general they are different functions of the same
+weights, and b_hn (inside the gated term) exists only in this one.
 
 A GRU has one state, h: z_t is a coupled forget/input gate on h itself (1 − z_t writes, z_t keeps),
 and there is no output gate. `GRUCell.step` runs these functions as written; `forward` and
@@ -142,8 +143,8 @@ class GRUCell(WeightOwner):
     """A GRU cell with input size D and hidden size H, as torch.nn.GRU computes it.
 
     Initialisation as torch.nn.GRU: every weight and every bias is drawn from U(−1/√H, 1/√H).
-    (torch draws two biases for r and for z, whose sum acts as our one b_r, b_z: the values are
-    spread alike, the distributions of the sums are not the same.) `seed`: an int or a Generator.
+    (For r and z torch draws two biases each and only their sum acts, spread over (−2/√H, 2/√H);
+    our b_r, b_z are one draw each: the same cell, a narrower start.) `seed`: an int or a Generator.
 
     `params` maps the book's names to views into one fused matrix `W` of shape (3H, H+D), row
     blocks r, z, n (W_r, W_z, W_n, each (H, H+D): the first H columns act on h_{t-1}, the last D
