@@ -243,6 +243,17 @@ class LSTMCell(WeightOwner):
     b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell;
     `cell.W = new` copies `new` into the cell's W. The cell counts these writes: a trace made
     before one is refused by `backward` (see lstmlib.weights for the writes it cannot see).
+
+    Variants (keyword options; equations in lstmlib.variants, names in `VARIANTS`):
+    `peepholes=True` adds the diagonal weights p_f, p_i, p_o (H,) from the memory into the gates
+    (Gers & Schmidhuber 2000), drawn from U(-1/√H, 1/√H) like the weights, after W (so W is the
+    plain cell's for the same seed); `coupled=True` computes i_t = 1 − f_t (no W_i, b_i);
+    `forget_gate=False`, `input_gate=False`, `output_gate=False` fix that gate at 1 (no W_g,
+    b_g); `input_activation=False` drops the tanh of c̃_t, `output_activation=False` that of
+    c'_t. A variant cell keeps W (the weighted gates' blocks, in the order f, i, c, o) and b
+    (their biases, then the peepholes) the same way, with `params` as views under the book's
+    names; it runs the readable code of lstmlib.variants and does not take pinned gates.
+    `options` lists the options that differ from the plain cell.
     """
 
     def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64,
