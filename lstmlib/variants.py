@@ -17,6 +17,10 @@ and the rest stays as in the plain cell: c_t = f_t ⊗ c_{t-1} + i_t ⊗ c̃_t, 
 The peephole weights p_g are diagonal (one number per unit, shape (H,)), and only gates that are
 computed have one. The forward and the backward pass below loop over time, batch-vectorised;
 they are written for reading, not for speed.
+
+`lstmlib.cell.VARIANTS` names the single changes that Greff et al. (2017) compared. Their
+"vanilla" LSTM has peepholes; ours (the plain cell) does not, so their vanilla is our
+"peepholes" and their "no peepholes" is our "vanilla".
 """
 
 from dataclasses import dataclass, fields

@@ -316,3 +316,27 @@ def test_float32_variant_stays_float32_and_close_to_float64():
     np.testing.assert_allclose(t32.h, t64.h, atol=1e-5)  # float32 rounding over four steps
     for k, g in c64.backward(t64, R).items():
         np.testing.assert_allclose(g32[k], g, atol=1e-4, err_msg=k)
+
+
+@pytest.mark.parametrize("name", ["no forget gate", "coupled", "no output activation"])
+def test_the_unrolled_diagram_shows_a_variants_values(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lstmlib.viz import draw_memory_path, draw_unrolled, fmt
+
+    cell = _cell(CASES[name])
+    xs, h0, c0, _, _ = _data()
+    trace = cell.forward(xs[:, 0], h0[0], c0[0])  # one sequence, (T, ·)
+    ax = draw_unrolled(trace, steps=3, unit=1)
+    texts = [t.get_text() for t in ax.texts]
+    for t in range(3):
+        for gate in ("f", "i", "c_tilde", "o"):
+            assert fmt(getattr(trace, gate)[t, 1]) in texts, (gate, t)
+        assert fmt(trace.c[t, 1]) in texts and fmt(trace.h[t, 1]) in texts
+    if name == "no forget gate":
+        assert texts.count(fmt(1.0)) >= 3  # f_t = 1 in every box
+    draw_memory_path(trace, steps=3, unit=1)
+    plt.close("all")
