@@ -32,6 +32,21 @@ from lstmlib.weights import WeightOwner
 
 GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
 
+# The single changes of Greff et al. (2017, "LSTM: A Search Space Odyssey"), name -> the
+# LSTMCell options that make them (see lstmlib.variants). Our "vanilla" is the plain cell,
+# without peepholes; Greff et al.'s vanilla LSTM has them, so their "no peepholes" variant is
+# our "vanilla" and their "vanilla" is our "peepholes".
+VARIANTS = {
+    "vanilla": {},
+    "peepholes": {"peepholes": True},
+    "coupled": {"coupled": True},
+    "no forget gate": {"forget_gate": False},
+    "no input gate": {"input_gate": False},
+    "no output gate": {"output_gate": False},
+    "no input activation": {"input_activation": False},
+    "no output activation": {"output_activation": False},
+}
+
 
 def gate_rows(H):
     """Where each gate's rows sit in the fused (4H, ·) arrays: {"f": slice(0, H), ...}."""
@@ -228,26 +243,55 @@ class LSTMCell(WeightOwner):
     b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell;
     `cell.W = new` copies `new` into the cell's W. The cell counts these writes: a trace made
     before one is refused by `backward` (see lstmlib.weights for the writes it cannot see).
+
+    Variants (keyword options; equations in lstmlib.variants, names in `VARIANTS`):
+    `peepholes=True` adds the diagonal weights p_f, p_i, p_o (H,) from the memory into the gates
+    (Gers & Schmidhuber 2000), drawn from U(-1/√H, 1/√H) like the weights, after W (so W is the
+    plain cell's for the same seed); `coupled=True` computes i_t = 1 − f_t (no W_i, b_i);
+    `forget_gate=False`, `input_gate=False`, `output_gate=False` fix that gate at 1 (no W_g,
+    b_g); `input_activation=False` drops the tanh of c̃_t, `output_activation=False` that of
+    c'_t. A variant cell keeps W (the weighted gates' blocks, in the order f, i, c, o) and b
+    (their biases, then the peepholes) the same way, with `params` as views under the book's
+    names; it runs the readable code of lstmlib.variants and does not take pinned gates.
+    `options` lists the options that differ from the plain cell.
     """
 
-    def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64):
+    def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64,
+                 peepholes=False, coupled=False, forget_gate=True, input_gate=True,
+                 output_gate=True, input_activation=True, output_activation=True):
         self.D = positive_int(input_size, "input_size")
         self.H = positive_int(hidden_size, "hidden_size")
         self.dtype = float_dtype(dtype)
         forget_bias = finite_real(forget_bias, "forget_bias", self.dtype)
+        self._variant = variants.Variant.checked(
+            forget_bias, peepholes=peepholes, coupled=coupled, forget_gate=forget_gate,
+            input_gate=input_gate, output_gate=output_gate, input_activation=input_activation,
+            output_activation=output_activation)  # None for the plain cell
         rng = rng_from(seed)
         k = 1.0 / np.sqrt(self.H)
-        W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
-        b = np.zeros(4 * self.H, dtype=self.dtype)
-        b[: self.H] += forget_bias
+        rows, n_b = (4 * self.H, 4 * self.H) if self._variant is None else self._variant.shapes(self.H)
+        W = rng.uniform(-k, k, size=(rows, self.H + self.D)).astype(self.dtype)
+        b = np.zeros(n_b, dtype=self.dtype)
+        b[: self.H] += forget_bias  # b_f is the first block (zero when there is no forget gate)
+        if n_b > rows:  # the peephole weights, drawn after W (so W is the plain cell's)
+            b[rows:] = rng.uniform(-k, k, size=n_b - rows).astype(self.dtype)
         self._init_weights(W, b)
         self._fused = None  # the weights as the fused forward uses them, with their versions
 
+    @property
+    def options(self):
+        """The variant options that differ from the plain cell, {name: value} ({} if none)."""
+        return {} if self._variant is None else self._variant.options
+
     def __repr__(self):
-        return f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return (f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name}"
+                f"{opts})")
 
     @property
     def params(self):
+        if self._variant is not None:
+            return self._variant.views(self.W, self.b, self.H)
         return by_gate(self.W, self.b, self.H)
 
     @property
@@ -255,6 +299,8 @@ class LSTMCell(WeightOwner):
         return self._W.size + self._b.size
 
     def _where(self, name, at):
+        if self._variant is not None:
+            return self._variant.where(name, at, self.H)
         k, g = divmod(at[0], self.H)
         return f" (params['{name}_{GATES[k]}'][{', '.join(str(v) for v in (g, *at[1:]))}])"
 
@@ -320,6 +366,8 @@ class LSTMCell(WeightOwner):
         instead of computing it: the "missing link" cases and the sliders use this.
         Returns a `Step` with read-only arrays of shape (H,) or (B, H).
         """
+        if self._variant is not None:
+            return variants.step(self, x, h_prev, c_prev, f=f, i=i, o=o)
         x = check_input(x, "x", self.D, self.dtype, sequence=False)
         batched = x.ndim == 2
         B = x.shape[0] if batched else 1
@@ -354,6 +402,8 @@ class LSTMCell(WeightOwner):
         The overrides f, i, o work as in `step`, and may also give one value per step,
         (T, H) or (T, B, H). Returns a `Trace`: its own copies of xs, h0 and c0, read-only.
         """
+        if self._variant is not None:
+            return variants.forward(self, xs, h0, c0, f=f, i=i, o=o)
         xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
         batched = xs.ndim == 3
         T, H, D = xs.shape[0], self.H, self.D
@@ -468,6 +518,8 @@ class LSTMCell(WeightOwner):
         Gates pinned by hand in the forward pass pass no gradient to their weights.
         The trace must come from this cell's forward(), made with the weights as they are now.
         """
+        if self._variant is not None:
+            return variants.backward(self, trace, dh, dc_last)
         if not isinstance(trace, Trace):
             raise TypeError(f"trace must be a Trace from this cell's forward(); got {type(trace).__name__}")
         T, B, H = trace.c_all.shape
@@ -667,3 +719,8 @@ def _tanh_to_gates_rows(H, dtype, B):
     scale, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, dtype))
     scale.flags.writeable = shift.flags.writeable = False
     return scale, shift
+
+
+# The variants' forward and backward (LSTMCell dispatches to them when an option is set); they
+# build on this module's Step and Trace, so they are imported once those exist.
+from lstmlib import variants  # noqa: E402

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from lstmlib.cell import GATES, LSTMCell
 from lstmlib.checks import (
     NonFiniteError,
     as_float_input,
@@ -24,7 +23,7 @@ from lstmlib.checks import (
     rng_from,
     unit_interval,
 )
-from lstmlib.rnn import RNNCell
+from lstmlib.protocol import check_cell
 
 # --- the equations -------------------------------------------------------------------------
 
@@ -111,16 +110,18 @@ def fraction_within(y_hat, y, tol):
 # --- the model -------------------------------------------------------------------------------
 
 class Regressor:
-    """A recurrent cell (LSTMCell or RNNCell) with a linear readout on its last hidden state.
+    """A recurrent cell with a linear readout on its last hidden state.
 
-    `params` holds the cell's fused W and b (views: updating them updates the cell) and the
-    readout's W_y (1, H), drawn from U(-1/√H, 1/√H), and b_y (1,), zero.
+    The cell is any cell that follows lstmlib.protocol.Cell (LSTMCell and its variants, RNNCell,
+    ...). `params` holds the cell's own `params` under the book's names (views: updating them
+    updates the cell) and the readout's W_y (1, H), drawn from U(-1/√H, 1/√H), and b_y (1,), zero.
     """
 
     def __init__(self, cell, *, seed=0):
-        if not isinstance(cell, LSTMCell | RNNCell):
-            raise TypeError(f"cell must be an LSTMCell or RNNCell; got {type(cell).__name__}")
-        self.cell = cell
+        self.cell = check_cell(cell)
+        clash = {"W_y", "b_y"} & set(cell.params)
+        if clash:
+            raise ValueError(f"the cell's params may not use the readout's names {sorted(clash)}")
         k = 1.0 / math.sqrt(cell.H)
         self.W_y = rng_from(seed).uniform(-k, k, size=(1, cell.H)).astype(cell.dtype)
         self.b_y = np.zeros(1, dtype=cell.dtype)
@@ -130,7 +131,7 @@ class Regressor:
 
     @property
     def params(self):
-        return {"W": self.cell.W, "b": self.cell.b, "W_y": self.W_y, "b_y": self.b_y}
+        return {**self.cell.params, "W_y": self.W_y, "b_y": self.b_y}
 
     @property
     def n_params(self):
@@ -174,13 +175,19 @@ class Regressor:
             dy = mse_grad(y_hat, y)            # (B, 1)
             dh = np.zeros_like(trace.h_all)    # (T, B, H): the loss sees h_T only
             dh[-1] = dy @ self.W_y
-        g = self.cell.backward(trace, dh)
-        if isinstance(self.cell, LSTMCell):
-            dW = np.concatenate([g[f"W_{k}"] for k in GATES])  # (4H, H+D), the fused layout
-            db = np.concatenate([g[f"b_{k}"] for k in GATES])
-        else:
-            dW, db = g["W_h"], g["b_h"]
-        return loss, {"W": dW, "b": db, "W_y": dy.T @ h_T, "b_y": dy.sum(axis=0)}
+        grads = self._cell_grads(self.cell.backward(trace, dh))  # the cell's own names
+        grads["W_y"], grads["b_y"] = dy.T @ h_T, dy.sum(axis=0)
+        return loss, grads
+
+    def _cell_grads(self, g):
+        """The gradient of every array of the cell's `params`, in that order, from what its
+        `backward` returned; a name it left out is a TypeError."""
+        names = list(self.cell.params)
+        gone = [k for k in names if k not in g]
+        if gone:
+            raise TypeError(f"{type(self.cell).__name__}.backward returned no gradient for "
+                            f"{', '.join(gone)} (it must return every name of its params)")
+        return {k: g[k] for k in names}
 
 
 # --- optimizers ------------------------------------------------------------------------------
