@@ -18,6 +18,7 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
@@ -306,6 +307,7 @@ class LSTMCell(WeightOwner):
                 arrays = ((self._W[:, :H] * scale[:, None]).T.copy(),
                           (self._W[:, H:] * scale[:, None]).T.copy(), self._b * scale)
             else:
+                _check_exp_scale(self)
                 scale = _row_scale(H, self.dtype, path)[:, None]
                 arrays = (self._W[:, :H] * scale, self._W[:, H:] * scale,
                           self._b * scale[:, 0])
@@ -669,6 +671,25 @@ def _row_scale(H, dtype, path):
         scale[2 * H:3 * H] = -2.0
     scale.flags.writeable = False
     return scale
+
+
+def _check_exp_scale(cell):
+    """The "exp" path doubles the c̃ rows (tanh(z) = 2σ(2z) − 1): a weight above half the
+    dtype's largest float would become ±inf there and give c̃ = ±1 (or NaN) where the "batch"
+    layout computes tanh(z) exactly, so it is refused by name instead."""
+    limit = float(np.finfo(cell.dtype).max) / 2
+    c = gate_rows(cell.H)["c"]
+    for name, full in (("W", cell._W), ("b", cell._b)):
+        big = np.flatnonzero(np.abs(full[c]) > limit)
+        if big.size:
+            at = np.unravel_index(big[0], full[c].shape)
+            at = (int(at[0]) + c.start, *(int(k) for k in at[1:]))
+            raise NonFiniteError(
+                f"LSTMCell.{name} holds {float(full[at])!r} at index {at}{cell._where(name, at)}, "
+                f"more than half the largest {cell.dtype.name} ({limit:.6g}): forward() on a "
+                f"batch with B·H >= {FEATURE_MAJOR_MIN} computes the candidate as 2σ(2z) − 1, "
+                f"and 2 × this weight overflows. Scale the weights down, use a float64 cell, or "
+                f"run batches with B·H < {FEATURE_MAJOR_MIN}")
 
 
 @functools.lru_cache(maxsize=32)
