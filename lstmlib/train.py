@@ -44,10 +44,20 @@ def _pair(y_hat, y):
 
 
 def mse_loss(y_hat, y):
-    """Mean squared error: L = (1/N) Σ (ŷ − y)², N the number of entries.  (B, 1), (B, 1) -> float"""
+    """Mean squared error: L = (1/N) Σ (ŷ − y)², N the number of entries.  (B, 1), (B, 1) -> float
+
+    inf only when the mean itself exceeds the float64 range (which `train` reports): squares or
+    their sum that overflow the inputs' dtype are summed again in float64, scaled.
+    """
     y_hat, y = _pair(y_hat, y)
-    with np.errstate(over="ignore"):  # an overflow becomes inf, which `train` reports
-        return float(np.mean((y_hat - y) ** 2))
+    with np.errstate(over="ignore"):
+        loss = float(np.mean((y_hat - y) ** 2))
+    if math.isfinite(loss) or not (np.isfinite(y_hat).all() and np.isfinite(y).all()):
+        return loss
+    d = np.asarray(y_hat, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    m = float(np.max(np.abs(d)))  # L = m² · mean((d/m)²), every |d/m| <= 1
+    u = d / m
+    return (m * float(np.mean(u * u))) * m  # a Python float: inf when L exceeds the range
 
 
 def mse_grad(y_hat, y):
@@ -92,13 +102,27 @@ def clip_grad_norm(grads, max_norm):
     """
     max_norm = positive_finite(max_norm, "max_norm")
     m, s = _norm_parts(grads)
+    # the smallest normal number of the narrowest float among the gradients: a clipped gradient
+    # of a smaller norm would underflow to zero or to subnormals that keep few digits
+    dtypes = [np.asarray(g).dtype for g in grads.values()]
+    narrow = min((d if d.kind == "f" else np.dtype(np.float64) for d in dtypes),
+                 key=lambda d: np.finfo(d).tiny, default=np.dtype(np.float64))
+    tiny = float(np.finfo(narrow).tiny)
+    if max_norm < tiny:
+        raise ValueError(f"max_norm = {max_norm!r} is below the smallest normal {narrow.name} "
+                         f"({tiny:.6g}): the clipped gradients would underflow; use a larger "
+                         f"max_norm")
     with np.errstate(over="ignore"):
         norm = float(np.float64(m) * np.sqrt(s))
     if norm <= max_norm:  # also the zero gradient
         return {k: g * 1.0 for k, g in grads.items()}, norm
     # max_norm / (m √s), in two divisions: finite and non-zero even when m √s overflows
     scale = (max_norm / m) / math.sqrt(s)
-    return {k: g * scale for k, g in grads.items()}, norm
+    if scale >= tiny:
+        return {k: g * scale for k, g in grads.items()}, norm
+    # the scale itself underflows (huge gradients, a small max_norm): g/m <= 1 first
+    scale = max_norm / math.sqrt(s)
+    return {k: (g / m) * scale for k, g in grads.items()}, norm
 
 
 def fraction_within(y_hat, y, tol):
@@ -191,7 +215,10 @@ class TrainingDiverged(FloatingPointError):
 
 
 def _commit(params, new, name):
-    """Write every new value into its parameter, or none of them if one is not finite."""
+    """Write every new value into its parameter, or none of them if one is not finite (in the
+    parameter's own dtype: a float64 update may overflow a float32 parameter)."""
+    with np.errstate(over="ignore"):
+        new = {k: np.asarray(v).astype(params[k].dtype, copy=False) for k, v in new.items()}
     for k, v in new.items():
         at = first_non_finite(v)
         if at is not None:
@@ -204,9 +231,19 @@ def _commit(params, new, name):
 
 
 def _grads_for(params, grads):
-    """The gradient of every parameter, finite and of its parameter's shape."""
+    """The gradient of every parameter, finite and of its parameter's shape; every parameter a
+    writable float array (checked before anything is written: a step updates all or none)."""
     out = {}
     for k, p in params.items():
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"parameter {k!r} must be a numpy array, updated in place; got "
+                            f"{type(p).__name__}")
+        if p.dtype.kind != "f":
+            raise TypeError(f"parameter {k!r} must be a float array (float32 or float64); got "
+                            f"dtype {p.dtype} (an update written into it would be truncated)")
+        if not p.flags.writeable:
+            raise ValueError(f"parameter {k!r} is read-only: the optimizer updates every "
+                             f"parameter in place; nothing was changed")
         if k not in grads:
             raise KeyError(f"no gradient for parameter {k!r}; got gradients for {sorted(grads)}")
         g = as_real_array(grads[k], f"gradient {k}")
@@ -258,6 +295,11 @@ class Adam:
         """Update every array of `params` in place with its gradient in `grads`; raises
         TrainingDiverged, changing nothing (not even m, v or t), if an update is not finite."""
         grads = _grads_for(params, grads)
+        for k, p in params.items():  # eps = 0 would divide 0 by 0 where v = 0
+            if p.dtype.type(self.eps) == 0:
+                raise ValueError(
+                    f"Adam's eps = {self.eps!r} rounds to 0 in {p.dtype.name} (the dtype of "
+                    f"parameter {k!r}); use an eps of at least {np.finfo(p.dtype).tiny:.3g}")
         t = self.t + 1
         c1 = 1.0 - self.beta1 ** t
         c2 = 1.0 - self.beta2 ** t
@@ -345,7 +387,9 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)).
     Raises TrainingDiverged if any value met inside the loop (a loss, a gradient, an update, a
     hidden state, a test prediction) is NaN or infinite, leaving the parameters as they were
-    before the step that produced it. Bad data from `sample` or `test` is a ValueError.
+    before the step that produced it. Bad data from `sample` or `test` is a ValueError, and so
+    is a batch from `sample` of another size than config.batch_size, or a metric that returns
+    NaN or inf (the predictions it scores are finite: the metric is at fault).
     """
     config.check()
     optimizer = config.make_optimizer()
@@ -369,7 +413,16 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
         eval_step.append(step)
         test_mse.append(mse)
         if metric is not None:
-            test_metric.append(metric(y_hat, y_test))
+            value = metric(y_hat, y_test)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"metric(y_hat, y) must return a real number; got {value!r} at "
+                                f"step {step}") from None
+            if not math.isfinite(value):  # the predictions are finite: the metric is at fault
+                raise ValueError(f"metric(y_hat, y) returned {value} at step {step}; a metric "
+                                 f"must return a finite number")
+            test_metric.append(value)
 
     def diverged(what, step, loss="not computed"):
         return TrainingDiverged(
@@ -382,6 +435,10 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     for step in tqdm(range(1, config.steps + 1), disable=not config.progress, desc="training",
                      unit="step"):
         xs, y = model._check(*sample(config.batch_size, seed=rng))  # bad data: a ValueError
+        if xs.shape[1] != config.batch_size:  # History counts batch_size sequences per step
+            raise ValueError(f"sample({config.batch_size}, seed=...) returned a batch of "
+                             f"{xs.shape[1]} sequences at step {step}; expected "
+                             f"{config.batch_size} (config.batch_size)")
         try:
             loss, grads = model.loss_and_grads(xs, y)
         except NonFiniteError as exc:  # a hidden state, dh or a gradient overflowed

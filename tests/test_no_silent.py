@@ -6,12 +6,15 @@ import copy
 import dataclasses
 import pickle
 import re
+from functools import partial
 
 import numpy as np
 import pytest
 
 from lstmlib import LSTMCell, RNNCell
 from lstmlib.cell import FEATURE_MAJOR_MIN
+from lstmlib.tasks import adding_problem
+from lstmlib.train import SGD, Adam, Regressor, TrainConfig, clip_grad_norm, mse_loss, train
 
 D, H = 2, 3
 B_FEATURE = FEATURE_MAJOR_MIN // H + 1  # B·H at or above the bound: the "feature" layout
@@ -164,3 +167,89 @@ def test_the_feature_layout_refuses_weights_it_cannot_double(dtype):
     cell.b[2 * H] = 0.0
     cell.params["W_f"][0, 0] = big             # the f, i, o rows are only negated: taken
     assert np.isfinite(cell.forward(np.tile(x, (1, B_FEATURE, 1))).h).all()
+
+
+# --- 5. the training helpers -------------------------------------------------------------------
+
+
+def test_adam_refuses_an_eps_that_rounds_to_zero_in_the_parameters_dtype():
+    params = {"w": np.zeros(3, dtype=np.float32)}
+    grads = {"w": np.zeros(3, dtype=np.float32)}   # v = 0: the update is m / (0 + eps)
+    with pytest.raises(ValueError, match=re.escape(
+            "Adam's eps = 1e-50 rounds to 0 in float32 (the dtype of parameter 'w')")):
+        Adam(eps=1e-50).step(params, grads)
+    assert not params["w"].any()
+    Adam(eps=1e-50).step({"w": np.zeros(3)}, {"w": np.zeros(3)})  # fine in float64
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Adam(0.1)], ids=["sgd", "adam"])
+def test_an_optimizer_writes_every_parameter_or_none(make):
+    a = np.zeros(2)
+    b = np.zeros(2)
+    b.flags.writeable = False
+    opt = make()
+    with pytest.raises(ValueError, match=re.escape("parameter 'b' is read-only")):
+        opt.step({"a": a, "b": b}, {"a": np.ones(2), "b": np.ones(2)})
+    assert not a.any(), "a was written although b could not be"
+    if isinstance(opt, Adam):
+        assert opt.t == 0 and not opt.m
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Adam(0.1)], ids=["sgd", "adam"])
+def test_optimizers_refuse_integer_parameters(make):
+    w = np.array([1, 2])
+    with pytest.raises(TypeError, match=re.escape(
+            "parameter 'w' must be a float array (float32 or float64); got dtype int64")):
+        make().step({"w": w}, {"w": np.array([0.4, 0.4])})
+    assert w.tolist() == [1, 2]
+
+
+def test_clipping_to_a_tiny_norm_is_exact_or_refused():
+    grads = {"a": np.full(3, 1e10), "b": np.full(1, -1e10)}
+    out, norm = clip_grad_norm(grads, 1e-300)   # max_norm / max|g| = 1e-310 is subnormal
+    got = np.sqrt(sum(float(np.sum((g * 1e300) ** 2)) for g in out.values())) / 1e300
+    assert got == pytest.approx(1e-300, rel=1e-12)
+    np.testing.assert_allclose(out["a"] / out["b"][0], -1.0, rtol=1e-12)  # direction kept
+    with pytest.raises(ValueError, match=re.escape(
+            "max_norm = 1e-320 is below the smallest normal float64 (2.22507e-308)")):
+        clip_grad_norm({"a": np.full(3, 2.0)}, 1e-320)
+    with pytest.raises(ValueError, match=re.escape(
+            "max_norm = 1e-40 is below the smallest normal float32 (1.17549e-38)")):
+        clip_grad_norm({"a": np.full(3, 2.0, dtype=np.float32)}, 1e-40)
+
+
+def test_float32_mse_does_not_overflow_in_the_sum():
+    y_hat = np.full((1000, 1), 1e18, dtype=np.float32)   # each square 1e36; their sum 1e39
+    y = np.zeros((1000, 1), dtype=np.float32)
+    assert mse_loss(y_hat, y) == pytest.approx(float(np.float32(1e18)) ** 2, rel=1e-6)
+    big = np.full((10, 1), 1e154)                        # float64: squares sum past 1e308
+    assert mse_loss(big, np.zeros((10, 1))) == pytest.approx(1e308, rel=1e-12)
+    assert mse_loss(np.full((2, 1), 1e155), np.zeros((2, 1))) == np.inf  # the mean itself is
+
+
+def _small_run(**kw):
+    model = Regressor(LSTMCell(2, 4, seed=0), seed=0)
+    test = adding_problem(6, 8, seed=1)
+    config = TrainConfig(steps=3, batch_size=4, eval_every=1, lr=1e-2)
+    return model, test, config
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_train_refuses_a_metric_that_is_not_finite(value):
+    model, test, config = _small_run()
+    with pytest.raises(ValueError, match=re.escape(
+            f"metric(y_hat, y) returned {value} at step 0; a metric must return a finite "
+            f"number")):
+        train(model, partial(adding_problem, 6), test, config, metric=lambda y_hat, y: value)
+
+
+def test_train_refuses_a_batch_of_another_size():
+    model, test, config = _small_run()
+
+    def sample(batch_size, *, seed):
+        return adding_problem(6, batch_size + 1, seed=seed)
+
+    with pytest.raises(ValueError, match=re.escape(
+            "sample(4, seed=...) returned a batch of 5 sequences at step 1; expected 4 "
+            "(config.batch_size)")):
+        train(model, sample, test, config)
