@@ -4,6 +4,7 @@ take, and the training and character-model helpers refuse what they cannot compu
 
 import copy
 import dataclasses
+import math
 import pickle
 import re
 from functools import partial
@@ -13,6 +14,15 @@ import pytest
 
 from lstmlib import LSTMCell, RNNCell
 from lstmlib.cell import FEATURE_MAJOR_MIN
+from lstmlib.charmodel import (
+    CharConfig,
+    CharLSTM,
+    Vocab,
+    chunks,
+    cross_entropy_bits,
+    ngram_bits,
+    train_char,
+)
 from lstmlib.tasks import adding_problem
 from lstmlib.train import SGD, Adam, Regressor, TrainConfig, clip_grad_norm, mse_loss, train
 
@@ -253,3 +263,136 @@ def test_train_refuses_a_batch_of_another_size():
             "sample(4, seed=...) returned a batch of 5 sequences at step 1; expected 4 "
             "(config.batch_size)")):
         train(model, sample, test, config)
+
+
+# --- 6. the character model --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def char_model():
+    return CharLSTM(5, (3,), seed=0, dtype=np.float64)
+
+
+@pytest.mark.parametrize("ids, chunk, message", [
+    ([1, -1, 2], 1000, "ids must lie in [0, 5); got -1 .. 2"),
+    ([1, 2, 5], 1000, "ids must lie in [0, 5); got 1 .. 5"),
+    ([1.0, 2.0], 1000, "ids must be integers; got float64"),
+    ([], 1000, "bits needs at least two ids (one to read, one to predict); got 0"),
+    ([1], 1000, "bits needs at least two ids (one to read, one to predict); got 1"),
+    ([1, 2, 3], 0, "chunk must be a positive integer; got 0"),
+    ([1, 2, 3], -2, "chunk must be a positive integer; got -2"),
+])
+def test_bits_refuses_what_it_cannot_score(char_model, ids, chunk, message):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        char_model.bits(ids, chunk=chunk)
+
+
+def test_run_refuses_bad_ids_and_chunks(char_model):
+    with pytest.raises(ValueError, match=re.escape("ids must lie in [0, 5); got -1 .. 2")):
+        char_model.run([1, -1, 2])
+    with pytest.raises(ValueError, match=re.escape("chunk must be a positive integer; got 0")):
+        char_model.run([1, 2], chunk=0)
+
+
+@pytest.mark.parametrize("prime, message", [
+    ([1.7, 2.0], "prime_ids must be a non-empty 1-D array of integer ids; got float64 of shape (2,)"),
+    ([True, False], "prime_ids must be a non-empty 1-D array of integer ids; got bool of shape (2,)"),
+    ([[1, 2]], "prime_ids must be a non-empty 1-D array of integer ids; got int64 of shape (1, 2)"),
+    ([], "prime_ids must be a non-empty 1-D array of integer ids; got float64 of shape (0,)"),
+])
+def test_sample_refuses_prime_ids_that_are_not_ids(char_model, prime, message):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        char_model.sample(3, prime_ids=prime)
+
+
+def test_a_tiny_temperature_samples_greedily_instead_of_failing(char_model):
+    greedy = char_model.sample(6, temperature=1e-6, seed=0, prime_ids=[2])
+    np.testing.assert_array_equal(char_model.sample(6, temperature=1e-320, seed=0, prime_ids=[2]),
+                                  greedy)
+
+
+def test_vocab_decode_refuses_ids_outside_the_vocabulary():
+    v = Vocab("abc")
+    assert v.decode([0, 2]) == "ac"
+    for bad in ([-1], [3]):
+        with pytest.raises(ValueError, match=re.escape(f"ids must lie in [0, 3); got {bad[0]}")):
+            v.decode(bad)
+    with pytest.raises(TypeError, match=re.escape("ids must be integers; got float64")):
+        v.decode([1.0])
+
+
+def test_cross_entropy_is_finite_at_large_logits():
+    logits = np.array([[[0.0, 1e4]]])
+    bits, d = cross_entropy_bits(logits, np.array([[0]]))
+    assert bits == pytest.approx(1e4 / math.log(2), rel=1e-12)
+    assert np.isfinite(d).all()
+    bits32, _ = cross_entropy_bits(logits.astype(np.float32), np.array([[0]]))
+    assert bits32 == pytest.approx(1e4 / math.log(2), rel=1e-6)
+
+
+def test_save_and_load_without_the_npz_suffix(tmp_path):
+    model = CharLSTM(5, (3,), seed=0)
+    model.save(tmp_path / "m")
+    back, _ = CharLSTM.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.W_y, model.W_y)
+    model.save(str(tmp_path / "s"))
+    back, _ = CharLSTM.load(str(tmp_path / "s"))
+    np.testing.assert_array_equal(back.params["W0"], model.params["W0"])
+
+
+def _saved(tmp_path, **change):
+    model = CharLSTM(5, (3,), seed=0)
+    arrays = {"hidden_sizes": np.array(model.hidden_sizes), **model.params}
+    arrays.update(change)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    np.savez(tmp_path / "bad.npz", **arrays)
+    return tmp_path / "bad.npz"
+
+
+@pytest.mark.parametrize("change, error, message", [
+    (dict(W_y=np.full((5, 3), np.nan, dtype=np.float32)), ValueError,
+     "W_y must be finite; found nan at index (0, 0)"),
+    (dict(b0=np.array([np.inf] + [0.0] * 11, dtype=np.float32)), ValueError,
+     "b0 must be finite; found inf at index (0,)"),
+    (dict(hidden_sizes=np.array([3.7])), ValueError,
+     "hidden_sizes must be a 1-D array of positive integers; got [3.7]"),
+    (dict(W0=np.zeros((12, 8), dtype=np.int64)), TypeError,
+     "W0 must be a float array (float32 or float64); got dtype int64"),
+    (dict(W0=np.full((12, 8), 1e39)), ValueError,
+     "W0 holds 1e+39 at index (0, 0), too large for float32"),
+    (dict(b_y=None), ValueError, "lacks the arrays ['b_y']"),
+    (dict(hidden_sizes=None), ValueError, "lacks the arrays ['hidden_sizes']"),
+])
+def test_load_refuses_a_file_it_cannot_trust(tmp_path, change, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        CharLSTM.load(_saved(tmp_path, **change))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr_final", 0.0, "lr_final must be a positive finite number; got 0.0"),
+    ("lr_final", -1e-3, "lr_final must be a positive finite number; got -0.001"),
+    ("batch_size", 0, "batch_size must be a positive integer; got 0"),
+    ("seq_len", -4, "seq_len must be a positive integer; got -4"),
+    ("seq_len", 0, "seq_len must be a positive integer; got 0"),
+])
+def test_char_config_refuses_settings_that_cannot_run(field, value, message):
+    fine = dict(hidden_sizes=(3,), steps=2, batch_size=2, seq_len=8, decay_steps=2, lr_final=1e-3)
+    config = dataclasses.replace(CharConfig(), **{**fine, field: value})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_char(CharLSTM(5, (3,)), np.arange(200) % 5, np.arange(20) % 5, config)
+
+
+def test_chunks_refuse_a_batch_or_length_that_is_not_positive():
+    with pytest.raises(ValueError, match=re.escape("batch_size must be a positive integer; got 0")):
+        next(chunks(np.arange(100), 0, 10))
+    with pytest.raises(ValueError, match=re.escape("seq_len must be a positive integer; got -1")):
+        next(chunks(np.arange(100), 2, -1))
+
+
+@pytest.mark.parametrize("train_ids, eval_ids, message", [
+    ([0, 1, 2], [0, 3], "eval_ids must lie in [0, 3); got 0 .. 3"),
+    ([0, -1, 2], [0, 1], "train_ids must lie in [0, 3); got -1 .. 2"),
+    ([0.0, 1.0], [0, 1], "train_ids must be integers; got float64"),
+])
+def test_ngram_bits_refuses_ids_outside_the_vocabulary(train_ids, eval_ids, message):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        ngram_bits(train_ids, eval_ids, 3, 2, 1.0)
