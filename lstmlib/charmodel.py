@@ -208,10 +208,10 @@ def code_features(text):
 def softmax(logits, temperature=1.0):
     """p = exp(l / τ) / Σ exp(l / τ) over the last axis, computed stably (also for a τ so small
     that l / τ overflows: then (l − max l) / τ, which is 0 at the largest logit)."""
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # -inf below the largest logit is what is meant then
         z = logits / temperature
-    if not np.isfinite(z).all():
-        z = (logits - logits.max(axis=-1, keepdims=True)) / temperature
+        if not np.isfinite(z).all():
+            z = (logits - logits.max(axis=-1, keepdims=True)) / temperature
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
