@@ -399,7 +399,7 @@ class CharLSTM:
     # -- saving --
     def save(self, path, **extra):
         """Write every array of params to an .npz, with `extra` arrays (a history, notes) beside."""
-        clash = set(extra) & set(self.params)
+        clash = set(extra) & {"hidden_sizes", *self.params}
         if clash:
             raise ValueError(f"extra arrays may not reuse the names of parameters: {sorted(clash)}")
         np.savez_compressed(_npz(path), hidden_sizes=np.array(self.hidden_sizes), **self.params,

@@ -126,9 +126,15 @@ def clip_grad_norm(grads, max_norm):
 
 
 def fraction_within(y_hat, y, tol):
-    """Share of sequences whose absolute error |ŷ − y| is below `tol`.  (B, 1), (B, 1) -> float"""
+    """Share of sequences whose absolute error |ŷ − y| is below `tol`.  (B, 1), (B, 1) -> float
+
+    NaN or inf in ŷ or y is refused (a NaN would count silently as a miss)."""
     y_hat, y = _pair(y_hat, y)
     tol = positive_finite(tol, "tol")
+    for name, a in (("y_hat", y_hat), ("y", y)):
+        at = first_non_finite(a)
+        if at is not None:
+            raise NonFiniteError(f"{name} must be finite; found {a[at]} at index {at}")
     return float(np.mean(np.abs(y_hat - y) < tol))
 
 
@@ -220,6 +226,10 @@ def _commit(params, new, name):
     with np.errstate(over="ignore"):
         new = {k: np.asarray(v).astype(params[k].dtype, copy=False) for k, v in new.items()}
     for k, v in new.items():
+        if v.shape != params[k].shape:
+            raise ValueError(f"the {name} update of {k} has shape {v.shape}; the parameter has "
+                             f"shape {params[k].shape}. The parameters were not changed")
+    for k, v in new.items():
         at = first_non_finite(v)
         if at is not None:
             raise TrainingDiverged(
@@ -296,6 +306,11 @@ class Adam:
         TrainingDiverged, changing nothing (not even m, v or t), if an update is not finite."""
         grads = _grads_for(params, grads)
         for k, p in params.items():  # eps = 0 would divide 0 by 0 where v = 0
+            if k in self.m and self.m[k].shape != p.shape:  # m, v would broadcast
+                raise ValueError(
+                    f"Adam's running means for parameter {k!r} have shape {self.m[k].shape}; the "
+                    f"parameter now has shape {p.shape}. Use one Adam per set of parameters; "
+                    f"nothing was changed")
             if p.dtype.type(self.eps) == 0:
                 raise ValueError(
                     f"Adam's eps = {self.eps!r} rounds to 0 in {p.dtype.name} (the dtype of "

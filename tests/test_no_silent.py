@@ -25,6 +25,7 @@ from lstmlib.charmodel import (
 )
 from lstmlib.tasks import adding_problem
 from lstmlib.train import SGD, Adam, Regressor, TrainConfig, clip_grad_norm, mse_loss, train
+from lstmlib.train import fraction_within as tr_fraction_within
 
 D, H = 2, 3
 B_FEATURE = FEATURE_MAJOR_MIN // H + 1  # B·H at or above the bound: the "feature" layout
@@ -396,3 +397,32 @@ def test_chunks_refuse_a_batch_or_length_that_is_not_positive():
 def test_ngram_bits_refuses_ids_outside_the_vocabulary(train_ids, eval_ids, message):
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         ngram_bits(train_ids, eval_ids, 3, 2, 1.0)
+
+
+# --- more of the same kind, found by going through the public API --------------------------------
+
+def test_adam_refuses_parameters_whose_shape_changed_between_steps():
+    opt = Adam(0.1)
+    opt.step({"w": np.zeros(3)}, {"w": np.ones(3)})
+    w = np.zeros(1)     # m and v of shape (3,) would broadcast an update of shape (3,) into w
+    with pytest.raises(ValueError, match=re.escape(
+            "Adam's running means for parameter 'w' have shape (3,); the parameter now has shape "
+            "(1,)")):
+        opt.step({"w": w}, {"w": np.ones(1)})
+    big = np.zeros(3)   # the other way round m (1,) broadcasts silently: refused the same way
+    opt = Adam(0.1)
+    opt.step({"w": np.zeros(1)}, {"w": np.ones(1)})
+    with pytest.raises(ValueError, match="have shape \\(1,\\); the parameter now has shape"):
+        opt.step({"w": big}, {"w": np.ones(3)})
+    assert not w.any() and not big.any() and opt.t == 1
+
+
+def test_fraction_within_refuses_non_finite_predictions():
+    with pytest.raises(ValueError, match=re.escape("y_hat must be finite; found nan at index (1, 0)")):
+        tr_fraction_within(np.array([[0.0], [np.nan]]), np.zeros((2, 1)), 0.1)
+
+
+def test_save_refuses_an_extra_array_named_hidden_sizes(tmp_path):
+    with pytest.raises(ValueError, match=re.escape(
+            "extra arrays may not reuse the names of parameters: ['hidden_sizes']")):
+        CharLSTM(5, (3,)).save(tmp_path / "m.npz", hidden_sizes=np.array([7]))
