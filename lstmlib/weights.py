@@ -5,7 +5,9 @@ as `Tracked` views: ordinary numpy arrays in every way a reader notices, except 
 through them (item assignment, in-place operators, ufuncs with `out=`, `np.copyto`, `fill`, ...)
 adds one to a version counter of the array they view. A `Trace` records the versions it was made
 with, so `backward` can refuse a trace whose weights have changed since, and the fused forward
-path can keep a prepared copy of the weights until they change.
+path can keep a prepared copy of the weights until they change. A cell also keeps a register of
+the traces its `forward` made (weak references): `backward` takes only those very objects, never
+a copy (copy.deepcopy, pickle) or an edited version (dataclasses.replace) of one.
 
 Not seen: writes through a plain view made without lstmlib (`np.asarray(cell.W)`,
 `cell.W.view(np.ndarray)`, `torch.from_numpy(cell.W)`, a buffer or ctypes pointer). After such a
