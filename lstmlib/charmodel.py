@@ -208,6 +208,7 @@ def code_features(text):
 def softmax(logits, temperature=1.0):
     """p = exp(l / τ) / Σ exp(l / τ) over the last axis, computed stably (also for a τ so small
     that l / τ overflows: then (l − max l) / τ, which is 0 at the largest logit)."""
+    temperature = positive_finite(temperature, "temperature")
     with np.errstate(over="ignore"):  # -inf below the largest logit is what is meant then
         z = logits / temperature
         if not np.isfinite(z).all():

@@ -40,6 +40,8 @@ def _pair(y_hat, y):
     """ŷ and y as real arrays of one shape: (B, 1) against (B,) would broadcast to (B, B)."""
     y_hat, y = as_real_array(y_hat, "y_hat"), as_real_array(y, "y")
     require_same_shape(y_hat, y, "y_hat", "y")
+    if y.size == 0:  # the mean of nothing is NaN
+        raise ValueError(f"y_hat and y must hold at least one value; got shape {y.shape}")
     return y_hat, y
 
 
@@ -264,6 +266,14 @@ def _grads_for(params, grads):
         if at is not None:
             raise NonFiniteError(f"gradient {k} must be finite; found {g[at]} at index {at}")
         out[k] = g
+    names = list(params)
+    for a, k in enumerate(names):  # a view of another parameter would be updated twice
+        for j in names[a + 1:]:
+            p, q = params[k], params[j]
+            if np.may_share_memory(p, q) and np.shares_memory(p, q):
+                raise ValueError(f"parameters {k!r} and {j!r} share memory: one update would be "
+                                 f"written over the other. Give each array once; nothing was "
+                                 f"changed")
     return out
 
 

@@ -426,3 +426,38 @@ def test_save_refuses_an_extra_array_named_hidden_sizes(tmp_path):
     with pytest.raises(ValueError, match=re.escape(
             "extra arrays may not reuse the names of parameters: ['hidden_sizes']")):
         CharLSTM(5, (3,)).save(tmp_path / "m.npz", hidden_sizes=np.array([7]))
+
+
+@pytest.mark.parametrize("fn", [mse_loss, lambda a, b: tr_fraction_within(a, b, 0.1)],
+                         ids=["mse_loss", "fraction_within"])
+def test_an_empty_batch_is_refused_instead_of_giving_nan(fn):
+    with pytest.raises(ValueError, match=re.escape(
+            "y_hat and y must hold at least one value; got shape (0, 1)")):
+        fn(np.zeros((0, 1)), np.zeros((0, 1)))
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Adam(0.1)], ids=["sgd", "adam"])
+def test_optimizers_refuse_parameters_that_share_memory(make):
+    cell = LSTMCell(D, H)
+    before = np.array(cell.W)
+    params = {"W": cell.W, "W_f": cell.params["W_f"]}   # W_f is a view of W: updated twice
+    grads = {"W": np.ones(cell.W.shape), "W_f": np.ones((H, H + D))}
+    with pytest.raises(ValueError, match=re.escape(
+            "parameters 'W' and 'W_f' share memory: one update would be written over the "
+            "other")):
+        make().step(params, grads)
+    np.testing.assert_array_equal(cell.W, before)
+
+
+def test_softmax_refuses_a_temperature_that_is_not_positive():
+    from lstmlib.charmodel import softmax
+
+    for tau in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="temperature must be a positive finite number"):
+            softmax(np.zeros(3), tau)
+
+
+def test_interleaved_parameters_that_do_not_overlap_are_taken():
+    w = np.zeros(6)
+    SGD(0.5).step({"even": w[::2], "odd": w[1::2]}, {"even": np.ones(3), "odd": -np.ones(3)})
+    np.testing.assert_array_equal(w, [-0.5, 0.5] * 3)
