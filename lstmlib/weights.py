@@ -185,15 +185,21 @@ def read_only_view(a):
     on an array that owns its memory, but refuses it on a view whose owner is read-only: so a
     trace hands out views only. An array whose owner is still writable (someone else may write
     into it) or whose memory belongs to another object (a buffer) is copied first."""
-    a = np.asarray(a)
-    owner = a if a.base is None else a.base
-    if not (isinstance(owner, np.ndarray) and owner.base is None and not owner.flags.writeable):
-        a = a.copy()
-        a.flags.writeable = False
-        owner = a
-    if a.flags.writeable:
-        a.flags.writeable = False
-    return a.view() if a is owner else a
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    base = a.base
+    if base is None:
+        if a.flags.writeable:  # the caller's own array: the trace keeps a copy
+            a = a.copy()
+            a.flags.writeable = False
+        return a.view()
+    if type(base) is np.ndarray and base.base is None and not base.flags.writeable:
+        if a.flags.writeable:
+            a.flags.writeable = False
+        return a
+    a = a.copy()  # a view of a writable array, or of another object's memory
+    a.flags.writeable = False
+    return a.view()
 
 
 def freeze_owners(*arrays):
