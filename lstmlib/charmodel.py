@@ -342,10 +342,19 @@ class CharLSTM:
             dh = g["x"]                                    # the layer below's dL/dh
         return bits, grads, new_state
 
+    def _stream(self, ids, what):
+        """ids of one stream: a 1-D integer array in [0, V) (a (T, B) batch, flattened, would
+        run its streams into one another)."""
+        ids = _ids_in_range(ids, self.V)
+        if ids.ndim != 1:
+            raise ValueError(f"{what} reads one stream: ids must be a 1-D array; got shape "
+                             f"{ids.shape}")
+        return ids
+
     def bits(self, ids, *, chunk=1000):
         """Bits per character of predicting ids[1:] from ids[:-1], one stream, state carried."""
         chunk = positive_int(chunk, "chunk")
-        ids = _ids_in_range(ids, self.V).ravel()
+        ids = self._stream(ids, "bits")
         if len(ids) < 2:
             raise ValueError(f"bits needs at least two ids (one to read, one to predict); got "
                              f"{len(ids)}")
@@ -363,7 +372,7 @@ class CharLSTM:
         Returns a list, one dict per layer, of (T, H) arrays: "f", "i", "c_tilde", "o", "c", "h".
         """
         chunk = positive_int(chunk, "chunk")
-        ids = _ids_in_range(ids, self.V).ravel()
+        ids = self._stream(ids, "run")
         out = [{k: [] for k in ("f", "i", "c_tilde", "o", "c", "h")} for _ in self.layers]
         state = None
         for s in range(0, len(ids), chunk):

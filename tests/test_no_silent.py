@@ -461,3 +461,11 @@ def test_interleaved_parameters_that_do_not_overlap_are_taken():
     w = np.zeros(6)
     SGD(0.5).step({"even": w[::2], "odd": w[1::2]}, {"even": np.ones(3), "odd": -np.ones(3)})
     np.testing.assert_array_equal(w, [-0.5, 0.5] * 3)
+
+
+@pytest.mark.parametrize("method", ["bits", "run"])
+def test_bits_and_run_take_one_stream_not_a_batch(char_model, method):
+    ids = np.array([[0, 1], [2, 3], [4, 0]])  # (T, B): flattened, it would mix the two streams
+    with pytest.raises(ValueError, match=re.escape(
+            f"{method} reads one stream: ids must be a 1-D array; got shape (3, 2)")):
+        getattr(char_model, method)(ids)
