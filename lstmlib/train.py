@@ -409,7 +409,8 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     sample(batch_size, *, seed) -> (xs (T, B, D), y (B, 1)), e.g. partial(adding_problem, 50);
     it receives one Generator seeded with `config.seed`, so a run is reproducible.
     test: (xs_test, y_test), evaluated every `config.eval_every` steps by the MSE and, if given,
-    by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)).
+    by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)); the loop scores its own
+    read-only copy of it.
     Raises TrainingDiverged if any value met inside the loop (a loss, a gradient, an update, a
     hidden state, a test prediction) is NaN or infinite, leaving the parameters as they were
     before the step that produced it. Bad data from `sample` or `test` is a ValueError, and so
@@ -420,6 +421,10 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     optimizer = config.make_optimizer()
     xs_test, y_test = test
     xs_test, y_test = model._check(xs_test, y_test)
+    # the loop's own read-only copies: every evaluation scores the same test set, whatever the
+    # caller (or a metric working in place) does to its arrays meanwhile
+    xs_test, y_test = np.array(xs_test, copy=True), np.array(y_test, copy=True)
+    xs_test.flags.writeable = y_test.flags.writeable = False
     rng = rng_from(config.seed)
     params = model.params
     losses, eval_step, test_mse, test_metric = [], [], [], []

@@ -469,3 +469,17 @@ def test_bits_and_run_take_one_stream_not_a_batch(char_model, method):
     with pytest.raises(ValueError, match=re.escape(
             f"{method} reads one stream: ids must be a 1-D array; got shape (3, 2)")):
         getattr(char_model, method)(ids)
+
+
+def test_train_scores_its_own_copy_of_the_test_set():
+    model, (xs_test, y_test), config = _small_run()
+    seen = []
+
+    def mutating_metric(y_hat, y):  # a metric that (wrongly) works in place on y
+        seen.append(float(y[0, 0]))
+        y -= y_hat
+        return 0.0
+
+    with pytest.raises(ValueError, match="read-only"):
+        train(model, partial(adding_problem, 6), (xs_test, y_test), config, metric=mutating_metric)
+    assert seen == [y_test[0, 0]]  # refused at the first evaluation; the caller's y untouched
