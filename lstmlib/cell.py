@@ -12,12 +12,13 @@ equations with the four gates stacked into one matrix, and the tests hold the tw
 """
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
@@ -28,7 +29,7 @@ from lstmlib.checks import (
     require_shape,
     rng_from,
 )
-from lstmlib.weights import WeightOwner
+from lstmlib.weights import WeightOwner, claim_ticket, freeze_owners, read_only_view
 
 GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
 
@@ -115,8 +116,16 @@ def hidden_state(o, c):
 # --- values ----------------------------------------------------------------------------------
 
 def _read_only(*arrays):
-    for a in arrays:
-        a.flags.writeable = False
+    """Make the memory of each array read-only (see lstmlib.weights.freeze_owners); a Step or a
+    Trace then keeps read-only views of them, which nobody can make writable again."""
+    freeze_owners(*arrays)
+
+
+def _take_arrays(obj, names):
+    """Replace each named array field of a frozen dataclass by a read-only view of a read-only
+    owner (lstmlib.weights.read_only_view)."""
+    for name in names:
+        object.__setattr__(obj, name, read_only_view(getattr(obj, name)))
 
 
 @dataclass(frozen=True)
@@ -133,15 +142,21 @@ class Step:
     c_prime: np.ndarray  # squashed memory tanh(c_t)
     h: np.ndarray        # new hidden state o_t ⊗ c'_t
 
+    def __post_init__(self):
+        _take_arrays(self, [f.name for f in fields(self)])
+
 
 @dataclass(frozen=True)
 class Trace:
     """A forward pass over T steps. Public arrays are (T, H) or (T, B, H), as `xs` was given.
 
     Stored batched (T, B, ·) so `backward` never has to guess; `batched` says how to show them.
-    Every array is the trace's own (never the caller's xs, h0 or c0) and read-only, so nothing
-    done after `forward` can change what `backward` computes; `source` records the cell and the
-    versions of its weights, and `backward` refuses the trace once they have changed.
+    Every array is the trace's own (never the caller's xs, h0 or c0) and a read-only view of a
+    read-only owner (numpy refuses to make such a view writable), so nothing done after `forward`
+    can change what `backward` computes; `source` records the cell and the versions of its
+    weights, and `backward` refuses the trace once they have changed. `backward` takes only the
+    very object its cell's `forward` returned: a copy (copy.deepcopy, pickle, whose arrays stay
+    read-only) or an edited version (dataclasses.replace) is refused.
     """
 
     xs: np.ndarray = field(repr=False)       # (T, B, D) inputs
@@ -158,6 +173,15 @@ class Trace:
     # "feature" layout): h_all, c_all, h0 and c0 are views of them
     store: tuple = field(default=None, repr=False, compare=False)
     layout: str = field(default="batch", repr=False, compare=False)  # how forward stored them
+
+    def __post_init__(self):
+        _take_arrays(self, ["xs", "h0", "c0", "gates", "c_all", "cp_all", "h_all"])
+        if self.store is not None:
+            object.__setattr__(self, "store", tuple(read_only_view(a) for a in self.store))
+        claim_ticket(self)  # registers the trace with the cell whose forward() made it
+
+    def __reduce__(self):  # a copy is made through __init__: its arrays are read-only too
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
     def _show(self, a):
         return a if self.batched else a[:, 0]
@@ -187,13 +211,13 @@ class Trace:
     def _F_all(self):
         out = self._c_prev_all * self._gate_all("f")
         _read_only(out)
-        return out
+        return read_only_view(out)
 
     @functools.cached_property
     def _I_all(self):
         out = self._gate_all("i") * self._gate_all("c")
         _read_only(out)
-        return out
+        return read_only_view(out)
 
     @property
     def c_prev(self):
@@ -329,6 +353,7 @@ class LSTMCell(WeightOwner):
                 arrays = ((self._W[:, :H] * scale[:, None]).T.copy(),
                           (self._W[:, H:] * scale[:, None]).T.copy(), self._b * scale)
             else:
+                _check_exp_scale(self)
                 scale = _row_scale(H, self.dtype, path)[:, None]
                 arrays = (self._W[:, :H] * scale, self._W[:, H:] * scale,
                           self._b * scale[:, 0])
@@ -698,6 +723,25 @@ def _row_scale(H, dtype, path):
         scale[2 * H:3 * H] = -2.0
     scale.flags.writeable = False
     return scale
+
+
+def _check_exp_scale(cell):
+    """The "exp" path doubles the c̃ rows (tanh(z) = 2σ(2z) − 1): a weight above half the
+    dtype's largest float would become ±inf there and give c̃ = ±1 (or NaN) where the "batch"
+    layout computes tanh(z) exactly, so it is refused by name instead."""
+    limit = float(np.finfo(cell.dtype).max) / 2
+    c = gate_rows(cell.H)["c"]
+    for name, full in (("W", cell._W), ("b", cell._b)):
+        big = np.flatnonzero(np.abs(full[c]) > limit)
+        if big.size:
+            at = np.unravel_index(big[0], full[c].shape)
+            at = (int(at[0]) + c.start, *(int(k) for k in at[1:]))
+            raise NonFiniteError(
+                f"LSTMCell.{name} holds {float(full[at])!r} at index {at}{cell._where(name, at)}, "
+                f"more than half the largest {cell.dtype.name} ({limit:.6g}): forward() on a "
+                f"batch with B·H >= {FEATURE_MAJOR_MIN} computes the candidate as 2σ(2z) − 1, "
+                f"and 2 × this weight overflows. Scale the weights down, use a float64 cell, or "
+                f"run batches with B·H < {FEATURE_MAJOR_MIN}")
 
 
 @functools.lru_cache(maxsize=32)
