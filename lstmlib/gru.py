@@ -21,7 +21,7 @@ and there is no output gate. `GRUCell.step` runs these functions as written; `fo
 and both equal to torch.nn.GRU (see `to_torch_state` for the mapping of the weights).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from lstmlib.checks import (
     require_shape,
     rng_from,
 )
-from lstmlib.weights import WeightOwner
+from lstmlib.weights import WeightOwner, claim_ticket, freeze_owners, read_only_view
 
 GRU_GATES = ("r", "z", "n")         # row blocks of the fused W (3H, H+D), in this order
 GRU_BIASES = ("r", "z", "n", "hn")  # blocks of the fused b (4H,), in this order
@@ -78,9 +78,11 @@ def gru_hidden(h_prev, z, n):
 
 # --- values ----------------------------------------------------------------------------------
 
-def _read_only(*arrays):
-    for a in arrays:
-        a.flags.writeable = False
+def _take_arrays(obj, names):
+    """Replace each named array field of a frozen dataclass by a read-only view of a read-only
+    owner, which numpy refuses to make writable again (lstmlib.weights.read_only_view)."""
+    for name in names:
+        object.__setattr__(obj, name, read_only_view(getattr(obj, name)))
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,18 @@ class GRUStep:
     n: np.ndarray  # candidate tanh(W_n^x x_t + b_n + r_t ⊗ (W_n^h h_{t-1} + b_hn))
     h: np.ndarray  # new hidden state (1 − z_t) ⊗ n_t + z_t ⊗ h_{t-1}
 
+    def __post_init__(self):
+        _take_arrays(self, [f.name for f in fields(self)])
+
 
 @dataclass(frozen=True)
 class GRUTrace:
     """A forward pass over T steps. Public arrays are (T, H) or (T, B, H), as `xs` was given.
 
-    Every array is the trace's own (never the caller's xs or h0) and read-only; `source` records
-    the cell and the versions of its weights, and `backward` refuses the trace once they changed.
+    Every array is the trace's own (never the caller's xs or h0) and a read-only view of a
+    read-only owner; `source` records the cell and the versions of its weights, and `backward`
+    refuses the trace once they changed. As for `Trace`, `backward` takes only the very object
+    its cell's `forward` returned, never a copy (deepcopy, pickle) or an edited version.
     """
 
     xs: np.ndarray = field(repr=False)     # (T, B, D) inputs
@@ -109,6 +116,15 @@ class GRUTrace:
     batched: bool = True                   # False when xs was (T, D)
     source: tuple = field(default=(None, (None, None)), repr=False, compare=False)
     store: np.ndarray = field(default=None, repr=False, compare=False)  # (T+1, B, H): h_0..h_T
+
+    def __post_init__(self):
+        _take_arrays(self, ["xs", "h0", "gates", "hn_all", "h_all"])
+        if self.store is not None:
+            object.__setattr__(self, "store", read_only_view(self.store))
+        claim_ticket(self)  # registers the trace with the cell whose forward() made it
+
+    def __reduce__(self):  # a copy is made through __init__: its arrays are read-only too
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
     def _show(self, a):
         return a if self.batched else a[:, 0]
@@ -187,7 +203,7 @@ class GRUCell(WeightOwner):
             self._check_weights()
             WhT = np.ascontiguousarray(self._W[:, :self.H].T)
             WxT = np.ascontiguousarray(self._W[:, self.H:].T)
-            _read_only(WhT, WxT)
+            freeze_owners(WhT, WxT)
             self._fused = (versions, WhT, WxT)
         return self._fused[1:]
 
@@ -211,9 +227,9 @@ class GRUCell(WeightOwner):
         h = gru_hidden(h_prev, z, n)
         self._finite_result("step", [("h_t", h)])
         vals = dict(r=r, z=z, n=n, h=h)
+        freeze_owners(*vals.values())
         if not batched:
             vals = {k: v[0] for k, v in vals.items()}
-        _read_only(*vals.values())
         return GRUStep(**vals)
 
     # -- a whole sequence, fused --
@@ -257,7 +273,7 @@ class GRUCell(WeightOwner):
             h *= g[:, H:2 * H]
             h += n
         self._finite_result("forward", [("h_T", Hs[T])])  # a NaN anywhere reaches h_T
-        _read_only(xs, G, HN, Hs)
+        freeze_owners(xs, G, HN, Hs)
         return GRUTrace(xs=xs, h0=Hs[0], gates=G, hn_all=HN, h_all=Hs[1:], batched=batched,
                         source=source, store=Hs)
 

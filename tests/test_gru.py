@@ -3,7 +3,9 @@ torch.nn.GRU and against central finite differences, the mapping of torch's weig
 cell protocol's refusals (stale traces, bad inputs)."""
 
 import copy
+import dataclasses
 import math
+import pickle
 import warnings
 from dataclasses import FrozenInstanceError
 
@@ -359,6 +361,52 @@ def test_results_are_frozen_and_read_only(rng):
     again = cell.backward(tr, np.ones_like(tr.h))
     for k in grads:
         np.testing.assert_array_equal(again[k], grads[k], err_msg=k)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_arrays_cannot_be_made_writable_again(rng, batched):
+    cell = randomized(GRUCell(2, 3), rng)
+    xs, h0 = sequence(rng, 4, 2, 2 if batched else None, 3)
+    tr, s = cell.forward(xs, h0), cell.step(xs[0], h0)
+    arrays = {name: getattr(tr, name) for name in ("xs", "h0", "gates", "hn_all", "h_all", "store",
+                                                     "h", "r", "z", "n", "h_prev")}
+    arrays |= {f"at(1).{k}": getattr(tr.at(1), k) for k in "rznh"}
+    arrays |= {f"step.{k}": getattr(s, k) for k in "rznh"}
+    for name, a in arrays.items():
+        assert not a.flags.writeable, name
+        with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+            a.flags.writeable = True
+        with pytest.raises(ValueError, match="read-only"):
+            a[(0,) * a.ndim] = 1.0
+
+
+COPIES = {"deepcopy": copy.deepcopy, "pickle": lambda obj: pickle.loads(pickle.dumps(obj))}
+
+
+@pytest.mark.parametrize("how", COPIES)
+def test_a_copied_trace_is_refused(rng, how):
+    cell = randomized(GRUCell(2, 3), rng)
+    xs, h0 = sequence(rng, 4, 2, 2, 3)
+    tr = cell.forward(xs, h0)
+    dh = np.ones(tr.h.shape)
+    with pytest.raises(ValueError, match="made by another cell's forward"):
+        cell.backward(COPIES[how](tr), dh)           # the copy's token is not this cell's
+    cell2, tr2 = COPIES[how]((cell, tr))
+    with pytest.raises(ValueError, match="not made by this GRUCell's forward"):
+        cell2.backward(tr2, dh)                      # nor is a copied pair taken
+    with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+        tr2.h_all.flags.writeable = True
+    cell.backward(tr, dh)                            # the originals still work
+    cell2.backward(cell2.forward(xs, h0), dh)
+
+
+def test_an_edited_trace_is_refused(rng):
+    cell = randomized(GRUCell(2, 3), rng)
+    tr = cell.forward(*sequence(rng, 4, 2, 2, 3))
+    forged = dataclasses.replace(tr, hn_all=np.zeros_like(tr.hn_all))
+    with pytest.raises(ValueError, match="not made by this GRUCell's forward"):
+        cell.backward(forged, np.ones(tr.h.shape))
+    cell.backward(tr, np.ones(tr.h.shape))
 
 
 @pytest.mark.parametrize("write", [
