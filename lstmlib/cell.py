@@ -18,7 +18,6 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
-    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
@@ -336,11 +335,7 @@ class LSTMCell(WeightOwner):
         layout): W_h·s (4H, H), W_x·s (4H, D), b·s, s the row scale of that way to compute the
         gates (`_row_scale`); for backward, "plain-batch": W_h (4H, H), W_x (4H, D), and
         "plain-feature": W_h^T (H, 4H), W_x^T (D, 4H)."""
-        versions = self._versions()
-        if self._fused is None or self._fused[0] != versions:
-            self._check_weights()
-            self._fused = (versions, {})
-        made = self._fused[1]
+        made = self._prepared_cache()
         if path not in made:
             H = self.H
             if path == "plain-feature":
@@ -353,13 +348,33 @@ class LSTMCell(WeightOwner):
                 arrays = ((self._W[:, :H] * scale[:, None]).T.copy(),
                           (self._W[:, H:] * scale[:, None]).T.copy(), self._b * scale)
             else:
-                _check_exp_scale(self)
                 scale = _row_scale(H, self.dtype, path)[:, None]
                 arrays = (self._W[:, :H] * scale, self._W[:, H:] * scale,
                           self._b * scale[:, 0])
             _read_only(*arrays)
             made[path] = arrays
         return made[path]
+
+    def _prepared_cache(self):
+        """The cache of what the fused passes prepare from the weights, emptied when they change."""
+        versions = self._versions()
+        if self._fused is None or self._fused[0] != versions:
+            self._check_weights()
+            self._fused = (versions, {})
+        return self._fused[1]
+
+    def _feature_fits(self):
+        """Whether the "feature" layout can compute with these weights. Its "exp" path doubles the
+        c̃ rows (tanh(z) = 2σ(2z) − 1): a c̃ weight or bias above half the dtype's largest float
+        would become ±inf there and give c̃ = ±1 (or NaN) where tanh(z) is not. Such weights run
+        the "batch" layout, which computes tanh(z) itself: both layouts take the same weights."""
+        made = self._prepared_cache()
+        if "feature fits" not in made:
+            limit = float(np.finfo(self.dtype).max) / 2
+            c = gate_rows(self.H)["c"]
+            made["feature fits"] = not (np.abs(self._W[c]).max(initial=0.0) > limit
+                                        or np.abs(self._b[c]).max(initial=0.0) > limit)
+        return made["feature fits"]
 
     # -- checking inputs --
     def _pin(self, value, name, batched, B, T=None):
@@ -438,7 +453,7 @@ class LSTMCell(WeightOwner):
         c0 = check_state(c0, "c0", B, H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
-        layout = "feature" if B * H >= FEATURE_MAJOR_MIN else "batch"
+        layout = "feature" if B * H >= FEATURE_MAJOR_MIN and self._feature_fits() else "batch"
         run = self._forward_feature if layout == "feature" else self._forward_batch
         source = self._source()
         G, Hs, Cs, CP = run(xs, h0, c0, pins)
@@ -723,25 +738,6 @@ def _row_scale(H, dtype, path):
         scale[2 * H:3 * H] = -2.0
     scale.flags.writeable = False
     return scale
-
-
-def _check_exp_scale(cell):
-    """The "exp" path doubles the c̃ rows (tanh(z) = 2σ(2z) − 1): a weight above half the
-    dtype's largest float would become ±inf there and give c̃ = ±1 (or NaN) where the "batch"
-    layout computes tanh(z) exactly, so it is refused by name instead."""
-    limit = float(np.finfo(cell.dtype).max) / 2
-    c = gate_rows(cell.H)["c"]
-    for name, full in (("W", cell._W), ("b", cell._b)):
-        big = np.flatnonzero(np.abs(full[c]) > limit)
-        if big.size:
-            at = np.unravel_index(big[0], full[c].shape)
-            at = (int(at[0]) + c.start, *(int(k) for k in at[1:]))
-            raise NonFiniteError(
-                f"LSTMCell.{name} holds {float(full[at])!r} at index {at}{cell._where(name, at)}, "
-                f"more than half the largest {cell.dtype.name} ({limit:.6g}): forward() on a "
-                f"batch with B·H >= {FEATURE_MAJOR_MIN} computes the candidate as 2σ(2z) − 1, "
-                f"and 2 × this weight overflows. Scale the weights down, use a float64 cell, or "
-                f"run batches with B·H < {FEATURE_MAJOR_MIN}")
 
 
 @functools.lru_cache(maxsize=32)

@@ -151,33 +151,35 @@ def test_a_pickled_cell_keeps_working():
 # --- 4. the fused layouts and weights above half the largest float ------------------------------
 # The "feature" layout computes c̃ = 2σ(2z) − 1 with the c̃ rows doubled in advance; a weight above
 # half the dtype's largest float overflows there. It used to give c̃ = 1.0 where tanh(z) = 0.798
-# (a silent wrong answer) or a NaN; now it is refused by name. The "batch" layout never doubles a
-# weight and computes these weights right (an existing test relies on it taking them).
+# (a silent wrong answer) or a NaN. Such weights now run the "batch" layout at every size, which
+# never doubles a weight and computes them right: both layouts take the same weights.
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_feature_layout_refuses_weights_it_cannot_double(dtype):
+def test_both_layouts_take_weights_the_feature_layout_cannot_double(dtype):
     big = float(np.finfo(dtype).max) * 0.6
     tiny = float(np.finfo(dtype).tiny) * 8     # big · tiny ≈ 1: a finite, unsaturated z
     cell = LSTMCell(D, H, dtype=dtype)
-    cell.params["W_c"][0, H] = big             # the weight of x_0 in c̃'s first unit
     x = np.array([tiny, 0.5])
-    want = np.tanh(big * tiny + float(cell.params["W_c"][0, H + 1]) * 0.5)
-    np.testing.assert_allclose(cell.step(x).c_tilde[0], want, rtol=1e-6)
-    np.testing.assert_allclose(cell.forward(np.tile(x, (1, 2, 1))).c_tilde[0, :, 0], want,
-                               rtol=1e-6)                                   # the batch layout
-    limit = f"{float(np.finfo(dtype).max) / 2:.6g}"
-    with pytest.raises(ValueError, match=re.escape(
-            f"LSTMCell.W holds {float(cell.W[2 * H, H])!r} at index ({2 * H}, {H}) "
-            f"(params['W_c'][0, {H}]), more than half the largest {np.dtype(dtype).name} "
-            f"({limit}): forward() on a batch with B·H >= {FEATURE_MAJOR_MIN}")):
-        cell.forward(np.tile(x, (1, B_FEATURE, 1)))
-    cell.params["W_c"][0, H] = 0.0
-    cell.b[2 * H] = big                        # the bias of the c̃ rows too
-    with pytest.raises(ValueError, match=re.escape(f"LSTMCell.b holds {float(cell.b[2 * H])!r}")):
-        cell.forward(np.tile(x, (1, B_FEATURE, 1)))
-    cell.b[2 * H] = 0.0
-    cell.params["W_f"][0, 0] = big             # the f, i, o rows are only negated: taken
-    assert np.isfinite(cell.forward(np.tile(x, (1, B_FEATURE, 1))).h).all()
+    for where in ("W_c", "b_c"):               # a c̃ weight, then a c̃ bias
+        if where == "W_c":
+            cell.params["W_c"][0, H] = big     # the weight of x_0 in c̃'s first unit
+            z = big * tiny + float(cell.params["W_c"][0, H + 1]) * 0.5
+        else:
+            cell.params["W_c"][0, H] = 0.0
+            cell.params["b_c"][0] = big            # ... then a c̃ bias that large
+            z = None
+        small = cell.forward(np.tile(x, (1, 2, 1)))              # B·H small: the batch layout
+        large = cell.forward(np.tile(x, (1, B_FEATURE, 1)))      # B·H large
+        assert small.layout == large.layout == "batch"
+        if z is not None:
+            np.testing.assert_allclose(small.c_tilde[0, :, 0], np.tanh(z), rtol=1e-6)
+        np.testing.assert_array_equal(large.h[:, :2], small.h)
+        assert np.isfinite(large.h).all()
+    cell.params["b_c"][0] = 0.0
+    assert cell.forward(np.tile(x, (1, B_FEATURE, 1))).layout == "feature"  # back to normal
+    cell.params["W_f"][0, 0] = big             # the f, i, o rows are only negated: kept
+    large = cell.forward(np.tile(x, (1, B_FEATURE, 1)))
+    assert large.layout == "feature" and np.isfinite(large.h).all()
 
 
 # --- 5. the training helpers -------------------------------------------------------------------
