@@ -19,7 +19,7 @@ from lstmlib.protocol import Cell
 from lstmlib.rnn import RNNCell, RNNStep, RNNTrace, rnn_hidden
 
 __all__ = [
-    "GATES", "VARIANTS", "Cell", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step", "Trace",
+    "GATES", "VARIANTS", "Cell", "GRUCell", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step", "Trace",
     "candidate", "cell_state", "concat", "forget_gate", "gate", "hidden_state", "input_gate", "output_gate",
     "pointwise_add", "pointwise_mul", "rnn_hidden", "sigmoid", "tanh",
 ]
