@@ -6,6 +6,7 @@ from lstmlib.cell import (
     LSTMCell,
     Step,
     Trace,
+    backward_step,
     candidate,
     cell_state,
     forget_gate,
@@ -17,6 +18,7 @@ from lstmlib.rnn import RNNCell, RNNStep, RNNTrace, rnn_hidden
 
 __all__ = [
     "GATES", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step", "Trace", "candidate",
+    "backward_step",
     "cell_state", "concat", "forget_gate", "gate", "hidden_state", "input_gate", "output_gate",
     "pointwise_add", "pointwise_mul", "rnn_hidden", "sigmoid", "tanh",
 ]
