@@ -108,6 +108,7 @@ class StepGrads:
     of the step, named as in the book; each (H,) or (B, H) unless said, read-only."""
 
     dh: np.ndarray        # dh_t: all that reaches h_t (the loss at t and step t+1)
+    dc_next: np.ndarray   # what step t+1 sent along the cell-state line, dc_{t+1} ⊗ f_{t+1}
     do: np.ndarray        # do_t                                                   (B1)
     dc: np.ndarray        # dc_t: all that reaches c_t (step t+1 and h_t)          (B2)
     dc_tilde: np.ndarray  # dc̃_t                                                   (B3)
@@ -174,8 +175,8 @@ def backward_step(step, c_prev, h_prev, x, dh, dc_next, params):
     dc_prev = dc * s.f                                 # c_t = c_{t-1} ⊗ f_t + I_t
     # </B9>
     dparams = dict(W_f=dW_f, W_i=dW_i, W_c=dW_c, W_o=dW_o, b_f=db_f, b_i=db_i, b_c=db_c, b_o=db_o)
-    vals = dict(dh=dh, do=do, dc=dc, dc_tilde=dc_tilde, di=di, df=df, da_f=da_f, da_i=da_i,
-                da_c=da_c, da_o=da_o, dz=dz, dh_prev=dh_prev, dx=dx, dc_prev=dc_prev)
+    vals = dict(dh=dh, dc_next=dc_next, do=do, dc=dc, dc_tilde=dc_tilde, di=di, df=df, da_f=da_f,
+                da_i=da_i, da_c=da_c, da_o=da_o, dz=dz, dh_prev=dh_prev, dx=dx, dc_prev=dc_prev)
     if one:
         vals = {k: v[0] for k, v in vals.items()}
     _read_only(*vals.values(), *dparams.values())

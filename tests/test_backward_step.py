@@ -121,7 +121,7 @@ def test_step_grads_shapes_and_read_only(rng):
     x, h, c = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
     g = backward_step(cell.step(x, h, c), c, h, x, np.ones(H), np.zeros(H), cell.params)
     assert isinstance(g, StepGrads)
-    for name in ("dh", "do", "dc", "dc_tilde", "di", "df", "da_f", "da_i", "da_c", "da_o",
+    for name in ("dh", "dc_next", "do", "dc", "dc_tilde", "di", "df", "da_f", "da_i", "da_c", "da_o",
                  "dh_prev", "dc_prev"):
         assert getattr(g, name).shape == (H,), name
     assert g.dx.shape == (D,) and g.dz.shape == (H + D,)
