@@ -595,7 +595,7 @@ def draw_memory_path(trace, *, steps=3, unit=0, ax=None, title=None):
 # part, ha); with `grads`, its value is written under the label, or under the line it sits on
 GRADIENT_LABELS = (
     (10.45, Y_Z + 0.12, r"$dh_t$", "dh", "output", "center"),
-    (9.8, Y_C + 0.12, r"$dc_{t+1} \otimes f_{t+1}$", "dc_next", "state", "left"),
+    (9.9, Y_C + 0.12, r"$dc_{t+1} \otimes f_{t+1}$", "dc_next", "state", "left"),
     (6.35, Y_C + 0.12, r"$dc_t$", "dc", "state", "center"),
     (0.25, Y_C + 0.12, r"$dc_{t-1}$", "dc_prev", "state", "center"),
     (7.05, 3.5, r"$do_t$", "do", "output", "center"),
@@ -619,15 +619,19 @@ def _gradient_color(part, text=False):
     return STATE_TEXT if (part == "state" and text) else COLORS[part]
 
 
-def draw_gradient_path(ax=None, *, grads=None, unit=0, title=None):
+def draw_gradient_path(ax=None, *, grads=None, unit=0, scale=1, title=None):
     """Draw the cell (faint) with the paths of one backward step on it, drawn backwards: dh_t comes
     in from the right, dc_t runs left along the cell-state line through ⊗ f_t to dc_{t-1}, down
     through every gate into its pre-activation, and out along [h_{t-1}, x_t] to dh_{t-1} and dx_t.
 
     grads: an optional `lstmlib.cell.StepGrads` of one sequence (shapes (H,)); with it, the value of
-    unit `unit` is written under each gradient's name. Colours: one per path, with a key.
-    Returns the Axes.
+    unit `unit` is written under each gradient's name, times `scale` (a power of ten: 1000 shows
+    gradients of a few thousandths; the title says so). Colours: one per path, with a key.
+    title: a line above the diagram (default, with grads: "values of unit k"). Returns the Axes.
     """
+    power = np.log10(scale) if isinstance(scale, int | float) and scale > 0 else 0.5
+    if power != round(power):
+        raise ValueError(f"scale must be a power of ten (1, 10, 1000, 0.1, ...); got {scale!r}")
     if grads is not None:
         if np.ndim(grads.dh) != 1:
             raise ValueError(f"grads must be one sequence, dh of shape (H,); got dh of shape "
@@ -668,7 +672,7 @@ def draw_gradient_path(ax=None, *, grads=None, unit=0, title=None):
         if grads is not None:
             on_line = [yl for yl in LINES_Y if 0 < y - yl < 0.2]
             yv = on_line[0] - 0.12 if on_line else y - 0.06
-            ax.text(x, yv, fmt(np.asarray(getattr(grads, name))[unit]), ha=ha, va="top",
+            ax.text(x, yv, fmt(scale * np.asarray(getattr(grads, name))[unit]), ha=ha, va="top",
                     fontsize=VALUE_PT, color=color)
     _finish(ax, (x0, x1), (y0, y1))
     # the key, one entry after the other as wide as its text
@@ -679,6 +683,8 @@ def draw_gradient_path(ax=None, *, grads=None, unit=0, title=None):
         right = ax.transData.inverted().transform(label.get_window_extent(renderer))[1, 0]
         xk = right + 0.35
     top = title if title is not None else (None if grads is None else f"values of unit {unit}")
+    if top and scale != 1:
+        top += rf", $\times\,10^{{{round(power)}}}$"
     if top:
         ax.text(x0 + 0.05, y1 - 0.05, top, ha="left", va="top", fontsize=VALUE_PT, color=GREY)
     return ax

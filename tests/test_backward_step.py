@@ -2,7 +2,9 @@
 `LSTMCell.backward`, as test_cell.py holds `step` against `forward`; against finite differences on
 one step; its markers, which the chapter "Backprop, gate by gate" includes line by line."""
 
+import html
 import inspect
+import json
 import re
 from dataclasses import FrozenInstanceError
 from pathlib import Path
@@ -169,13 +171,15 @@ def test_it_is_exported():
 # --- the markers the chapter includes ---------------------------------------------------------
 
 def marked_blocks():
-    """{"B1": the lines between `# <B1>` and `# </B1>`, ...} in cell.py, each marker once."""
-    text = (ROOT / "lstmlib" / "cell.py").read_text()
+    """{"B1": the lines between `# <B1>` and `# </B1>` (with their newlines), ...} in cell.py;
+    each marker stands once, on a line of its own."""
+    lines = (ROOT / "lstmlib" / "cell.py").read_text().splitlines(keepends=True)
+    marks = [line.strip() for line in lines]
     blocks = {}
     for name in EQUATIONS:
-        start, end = f"# <{name}>\n", f"# </{name}>\n"
-        assert text.count(start) == 1 and text.count(end) == 1, f"marker {name} is not there once"
-        blocks[name] = text.split(start, 1)[1].split(end, 1)[0]
+        start, end = f"# <{name}>", f"# </{name}>"
+        assert marks.count(start) == 1 and marks.count(end) == 1, f"marker {name} is not there once"
+        blocks[name] = "".join(lines[marks.index(start) + 1:marks.index(end)])
     return blocks
 
 
@@ -202,3 +206,39 @@ def test_the_fused_passes_name_every_equation():
         missing = [name for name in EQUATIONS if name not in tagged]
         assert not missing, f"{fn.__name__} does not tag {missing}"
 
+
+
+# --- the chapter that includes them ----------------------------------------------------------
+
+CHAPTER = ROOT / "book" / "backprop.ipynb"
+PAGE = ROOT / "_build" / "html" / "book" / "backprop.html"
+INCLUDE = re.compile(r"```\{literalinclude\} \.\./lstmlib/cell\.py\n((?::[\w-]+:.*\n)+)```")
+
+
+def chapter_includes():
+    """[(start-after, end-before)] of the chapter's literalincludes of cell.py, in page order."""
+    nb = json.loads(CHAPTER.read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    found = []
+    for options in INCLUDE.findall(text):
+        opts = dict(re.findall(r":([\w-]+): (.*)", options))
+        assert opts.get("language") == "python" and opts.get("dedent") == "4", options
+        found.append((opts["start-after"], opts["end-before"]))
+    return found
+
+
+def test_the_chapter_includes_every_equation_once_in_order():
+    assert chapter_includes() == [(f"<{name}>", f"</{name}>") for name in EQUATIONS]
+
+
+@pytest.mark.built
+def test_the_built_page_shows_each_block_of_backward_step():
+    """In the built page, the k-th code block of cell.py is block Bk, dedented: the right lines."""
+    assert PAGE.exists(), "backprop.html is not built: run `make book` first"
+    html_text = PAGE.read_text(encoding="utf-8")
+    blocks = re.findall(r'<div class="highlight-python notranslate"><div class="highlight"><pre>'
+                        r'(.*?)</pre>', html_text, re.S)
+    shown = [html.unescape(re.sub(r"<[^>]+>", "", b)) for b in blocks]
+    want = ["\n".join(line[4:] for line in block.splitlines()) + "\n"
+            for block in marked_blocks().values()]
+    assert shown == want

@@ -100,6 +100,16 @@ def test_values_are_the_units_gradients(grads, unit):
     plt.close(ax.figure)
 
 
+@pytest.mark.parametrize("scale, power", [(1000, 3), (0.1, -1)])
+def test_scaled_values_say_so(grads, scale, power):
+    ax = draw_gradient_path(grads=grads, unit=1, scale=scale, title="step $t = 5$")
+    for tex, name in FIELD.items():
+        got = number(value_of(ax, the(ax, tex)).get_text())
+        assert got == pytest.approx(scale * getattr(grads, name)[1], abs=0.005), tex
+    assert the(ax, rf"step $t = 5$, $\times\,10^{{{power}}}$")
+    plt.close(ax.figure)
+
+
 def test_without_values_only_names(grads):
     ax = draw_gradient_path()
     written = [t.get_text() for t in ax.texts]
@@ -149,4 +159,7 @@ def test_bad_arguments_are_named(rng):
                         cell.params)
     with pytest.raises(ValueError, match="unit must be between 0 and H-1=2; got 3"):
         draw_gradient_path(grads=one, unit=3)
+    for scale in (300, 0, -10, "1000"):
+        with pytest.raises(ValueError, match=f"scale must be a power of ten .* got {scale!r}"):
+            draw_gradient_path(grads=one, scale=scale)
     plt.close("all")
