@@ -139,40 +139,44 @@ def backward_step(step, c_prev, h_prev, x, dh, dc_next, params):
     s, c_prev, h_prev, x, dh, dc_next, p, one = _backward_inputs(step, c_prev, h_prev, x, dh,
                                                                  dc_next, params)
     H = s.h.shape[-1]
-    z = concat(h_prev, x)                              # [h_{t-1}, x_t], (B, H+D)
+    z = concat(h_prev, x)  # [h_{t-1}, x_t], (B, H+D)
+    # the lines between the markers are short: the chapter shows them in the page's column
     # <B1>
-    do = dh * s.c_prime                                # h_t = o_t ⊗ c'_t
+    do = dh * s.c_prime  # h_t = o_t ⊗ c'_t
     # </B1>
     # <B2>
-    dc = dc_next + dh * s.o * (1 - s.c_prime ** 2)     # c'_t = tanh(c_t): tanh' = 1 - tanh²
+    # c'_t = tanh(c_t), and tanh' = 1 - tanh²
+    dc = dc_next + dh * s.o * (1 - s.c_prime ** 2)
     # </B2>
     # <B3>
-    dc_tilde = dc * s.i                                # c_t = F_t + i_t ⊗ c̃_t
+    dc_tilde = dc * s.i  # c_t = F_t + i_t ⊗ c̃_t
     di = dc * s.c_tilde
     # </B3>
     # <B4>
-    df = dc * c_prev                                   # c_t = c_{t-1} ⊗ f_t + I_t
+    df = dc * c_prev  # c_t = c_{t-1} ⊗ f_t + I_t
     # </B4>
     # <B5>
-    da_f = df * s.f * (1 - s.f)                        # f_t = σ(a^f_t): σ' = σ (1 - σ)
-    da_i = di * s.i * (1 - s.i)                        # i_t = σ(a^i_t)
-    da_c = dc_tilde * (1 - s.c_tilde ** 2)             # c̃_t = tanh(a^c_t)
-    da_o = do * s.o * (1 - s.o)                        # o_t = σ(a^o_t)
+    da_f = df * s.f * (1 - s.f)  # f_t = σ(a^f_t): σ' = σ (1 - σ)
+    da_i = di * s.i * (1 - s.i)  # i_t = σ(a^i_t)
+    da_c = dc_tilde * (1 - s.c_tilde ** 2)  # c̃_t = tanh(a^c_t)
+    da_o = do * s.o * (1 - s.o)  # o_t = σ(a^o_t)
     # </B5>
     # <B6>
-    dW_f, db_f = da_f.T @ z, da_f.sum(axis=0)          # a^f_t = W_f · z + b_f
+    # a^f_t = W_f · z + b_f, and so on; z = [h_{t-1}, x_t]
+    dW_f, db_f = da_f.T @ z, da_f.sum(axis=0)
     dW_i, db_i = da_i.T @ z, da_i.sum(axis=0)
     dW_c, db_c = da_c.T @ z, da_c.sum(axis=0)
     dW_o, db_o = da_o.T @ z, da_o.sum(axis=0)
     # </B6>
     # <B7>
-    dz = da_f @ p["W_f"] + da_i @ p["W_i"] + da_c @ p["W_c"] + da_o @ p["W_o"]
+    dz = (da_f @ p["W_f"] + da_i @ p["W_i"]
+          + da_c @ p["W_c"] + da_o @ p["W_o"])
     # </B7>
     # <B8>
-    dh_prev, dx = dz[:, :H], dz[:, H:]                 # z = [h_{t-1}, x_t]
+    dh_prev, dx = dz[:, :H], dz[:, H:]  # z = [h_{t-1}, x_t]
     # </B8>
     # <B9>
-    dc_prev = dc * s.f                                 # c_t = c_{t-1} ⊗ f_t + I_t
+    dc_prev = dc * s.f  # c_t = c_{t-1} ⊗ f_t + I_t
     # </B9>
     dparams = dict(W_f=dW_f, W_i=dW_i, W_c=dW_c, W_o=dW_o, b_f=db_f, b_i=db_i, b_c=db_c, b_o=db_o)
     vals = dict(dh=dh, dc_next=dc_next, do=do, dc=dc, dc_tilde=dc_tilde, di=di, df=df, da_f=da_f,

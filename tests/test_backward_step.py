@@ -192,7 +192,10 @@ def test_each_marked_block_computes_its_equation():
                "B8": ["dh_prev, dx"], "B9": ["dc_prev"]}
     blocks = marked_blocks()
     for name, block in blocks.items():
-        assigned = [line.split(" = ")[0].strip() for line in block.splitlines() if " = " in line]
+        code = [line for line in block.splitlines() if not line.strip().startswith("#")]
+        assigned = [line.split(" = ")[0].strip() for line in code if " = " in line]
+        assert all(len(line) - 4 <= 64 for line in block.splitlines()), \
+            f"block {name} has a line too wide for the page's column (64 characters)"
         assert assigned == defines[name], f"block {name} assigns {assigned}"
     source = inspect.getsource(backward_step)
     positions = [source.find(f"# <{name}>") for name in EQUATIONS]
