@@ -18,10 +18,12 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
     finite_real,
+    first_non_finite,
     float_dtype,
     index,
     positive_int,
@@ -125,7 +127,8 @@ class StepGrads:
     dc_prev: np.ndarray   # dc_{t-1}: what step t-1 receives on c                  (B9)
 
 
-def backward_step(step, c_prev, h_prev, x, dh, dc_next, params):
+@np.errstate(over="ignore", invalid="ignore")  # an overflow is reported below, by name
+def backward_step(step, c_prev, h_prev, x, dh, dc_next, params, *, pinned=()):
     """One timestep of backpropagation through time, one line per derivative: (B1)-(B9).
 
     step: the `Step` of time t (from `LSTMCell.step` or `Trace.at`); c_prev, h_prev, x: what that
@@ -133,11 +136,13 @@ def backward_step(step, c_prev, h_prev, x, dh, dc_next, params):
     dh: dh_t, all that reaches h_t (the loss's gradient at h_t plus the dh_{t-1} of step t+1);
     dc_next: what step t+1 sends back along the cell-state line, dc_{t+1} ⊗ f_{t+1} (its
     dc_{t-1}; zeros, or a gradient on c_T, at the last step). Both shaped like `step.h`.
-    Returns `StepGrads`; its dh_prev and dc_prev are what step t-1 receives. Gates pinned by
-    hand are not handled here: `LSTMCell.backward` gives them no gradient.
+    pinned: the gates ("f", "i", "o") that the step set by hand: they pass no gradient to their
+    weights, as in `LSTMCell.backward`. The step is checked against the inputs and weights
+    given (its gates and c_t recomputed): a step made from others is refused by name.
+    Returns `StepGrads`; its dh_prev and dc_prev are what step t-1 receives.
     """
     s, c_prev, h_prev, x, dh, dc_next, p, one = _backward_inputs(step, c_prev, h_prev, x, dh,
-                                                                 dc_next, params)
+                                                                 dc_next, params, pinned)
     H = s.h.shape[-1]
     z = concat(h_prev, x)  # [h_{t-1}, x_t], (B, H+D)
     # the lines between the markers are short: the chapter shows them in the page's column
@@ -161,6 +166,9 @@ def backward_step(step, c_prev, h_prev, x, dh, dc_next, params):
     da_c = dc_tilde * (1 - s.c_tilde ** 2)  # c̃_t = tanh(a^c_t)
     da_o = do * s.o * (1 - s.o)  # o_t = σ(a^o_t)
     # </B5>
+    # a gate set by hand does not depend on its weights: nothing reaches them through it
+    da_f, da_i, da_o = (np.zeros_like(da) if g in pinned else da
+                        for g, da in (("f", da_f), ("i", da_i), ("o", da_o)))
     # <B6>
     # a^f_t = W_f · z + b_f, and so on; z = [h_{t-1}, x_t]
     dW_f, db_f = da_f.T @ z, da_f.sum(axis=0)
@@ -181,15 +189,22 @@ def backward_step(step, c_prev, h_prev, x, dh, dc_next, params):
     dparams = dict(W_f=dW_f, W_i=dW_i, W_c=dW_c, W_o=dW_o, b_f=db_f, b_i=db_i, b_c=db_c, b_o=db_o)
     vals = dict(dh=dh, dc_next=dc_next, do=do, dc=dc, dc_tilde=dc_tilde, di=di, df=df, da_f=da_f,
                 da_i=da_i, da_c=da_c, da_o=da_o, dz=dz, dh_prev=dh_prev, dx=dx, dc_prev=dc_prev)
+    for name, v in (vals | dparams).items():  # finite inputs, but a product may overflow
+        if not np.isfinite(v).all():
+            raise NonFiniteError(f"backward_step: {name} overflowed to {v[first_non_finite(v)]}; "
+                                 f"the gradients given are too large for {v.dtype.name}")
     if one:
         vals = {k: v[0] for k, v in vals.items()}
     _read_only(*vals.values(), *dparams.values())
     return StepGrads(dparams=dparams, **vals)
 
 
-def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params):
+def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
     """backward_step's arguments checked and batched: (Step of (B, H) arrays, c_prev, h_prev, x,
-    dh, dc_next as (B, ·), params, whether they came unbatched)."""
+    dh, dc_next as (B, ·), params, whether they came unbatched). The step must be what these
+    inputs and weights give (gates not in `pinned` and c_t recomputed, to rounding)."""
+    if not set(pinned) <= {"f", "i", "o"}:
+        raise ValueError(f"pinned names gates set by hand, some of 'f', 'i', 'o'; got {pinned!r}")
     if not isinstance(step, Step):
         raise TypeError(f"step must be a Step (from LSTMCell.step or Trace.at); got "
                         f"{type(step).__name__}")
@@ -206,9 +221,10 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params):
     if W_f.ndim != 2 or W_f.shape[0] != H or W_f.shape[1] <= H:
         raise ValueError(f"params['W_f'] must be (H, H+D) with H={H} (from step.h); got {W_f.shape}")
     D = W_f.shape[1] - H
-    for k in names:
-        require_shape(np.asarray(params[k]), (H, H + D) if k[0] == "W" else (H,), f"params[{k!r}]")
     dtype = W_f.dtype
+    params = {k: as_float_input(params[k], f"params[{k!r}]", dtype) for k in names}
+    for k in names:
+        require_shape(params[k], (H, H + D) if k[0] == "W" else (H,), f"params[{k!r}]")
     s = Step(**{f.name: np.asarray(getattr(step, f.name)).reshape(B, H) for f in fields(Step)})
     arrays = []
     for a, name, n in ((c_prev, "c_prev", H), (h_prev, "h_prev", H), (x, "x", D), (dh, "dh", H),
@@ -216,6 +232,22 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params):
         a = as_float_input(a, name, dtype)
         require_shape(a, (n,) if one else (B, n), name)
         arrays.append(a.reshape(B, n))
+    c_prev, h_prev, x = arrays[:3]
+    # the forward step again, to rounding (the fused forward computes σ another way)
+    z, tol = concat(h_prev, x), np.sqrt(np.finfo(dtype).eps)
+    again = {"f": forget_gate, "i": input_gate, "c_tilde": candidate, "o": output_gate}
+    for name, gate in again.items():
+        g = "c" if name == "c_tilde" else name
+        if name not in pinned and not np.allclose(getattr(s, name), gate(z, params[f"W_{g}"],
+                                                                         params[f"b_{g}"]),
+                                                  rtol=tol, atol=tol):
+            raise ValueError(f"step.{name} is not what the h_prev, x and params given make of it: "
+                             f"the step comes from other inputs or weights"
+                             + (f", or its gate was set by hand (say so with pinned=('{name}',))"
+                                if name in "fio" else ""))
+    if not np.allclose(s.c, c_prev * s.f + s.i * s.c_tilde, rtol=tol, atol=tol):
+        raise ValueError("step.c is not c_prev ⊗ f + i ⊗ c̃: c_prev is not the cell state the step "
+                         "started from")
     return (s, *arrays, params, one)
 
 

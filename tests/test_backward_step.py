@@ -17,6 +17,7 @@ import lstmlib
 import lstmlib.cell as cell_module
 from lstmlib import LSTMCell, backward_step
 from lstmlib.cell import StepGrads
+from lstmlib.checks import NonFiniteError
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUATIONS = [f"B{k}" for k in range(1, 10)]
@@ -245,3 +246,60 @@ def test_the_built_page_shows_each_block_of_backward_step():
     want = ["\n".join(line[4:] for line in block.splitlines()) + "\n"
             for block in marked_blocks().values()]
     assert shown == want
+
+
+# --- pinned gates, and a step that does not match what it is given -----------------------------
+
+@pytest.mark.parametrize("B", [None, 3])
+def test_pinned_gates_in_a_loop_equal_the_fused_backward(path, rng, rel_err, B):  # noqa: F811
+    cell, xs, h0, c0, dh, dc_last = setup(rng, B)
+    T = len(xs)
+    f = rng.uniform(0.2, 0.9, size=(T,) + h0.shape)  # one forget value per step
+    trace = cell.forward(xs, h0, c0, f=f, o=0.7)
+    fused = cell.backward(trace, dh, dc_last)
+    total = {k: np.zeros_like(v) for k, v in cell.params.items()}
+    dh_from_next, dc_next = np.zeros_like(h0), dc_last
+    for t in range(T - 1, -1, -1):
+        h_prev = h0 if t == 0 else trace.h[t - 1]
+        g = backward_step(trace.at(t), trace.c_prev[t], h_prev, xs[t], dh[t] + dh_from_next,
+                          dc_next, cell.params, pinned=("f", "o"))
+        assert not g.da_f.any() and not g.da_o.any()
+        for k in total:
+            total[k] += g.dparams[k]
+        dh_from_next, dc_next = g.dh_prev, g.dc_prev
+    for name in total:
+        assert rel_err(total[name], fused[name]) <= PATHS_RTOL, name
+    assert rel_err(dh_from_next, fused["h0"]) <= PATHS_RTOL
+    assert rel_err(dc_next, fused["c0"]) <= PATHS_RTOL
+
+
+def test_a_step_from_other_inputs_is_refused(rng):
+    D, H = 2, 3
+    cell = LSTMCell(D, H, seed=0)
+    x, h, c = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
+    s, ones = cell.step(x, h, c), np.ones(H)
+    with pytest.raises(ValueError, match=r"step\.f is not what the h_prev, x and params"):
+        backward_step(s, c, h + 0.1, x, ones, ones, cell.params)
+    with pytest.raises(ValueError, match=r"step\.f is not .* other inputs or weights"):
+        backward_step(s, c, h, x, ones, ones, LSTMCell(D, H, seed=1).params)
+    with pytest.raises(ValueError, match=r"step\.c is not c_prev"):
+        backward_step(s, c + 0.1, h, x, ones, ones, cell.params)
+    pinned = cell.step(x, h, c, i=0.25)
+    with pytest.raises(ValueError, match=r"step\.i .* set by hand \(say so with pinned=\('i',\)\)"):
+        backward_step(pinned, c, h, x, ones, ones, cell.params)
+    g = backward_step(pinned, c, h, x, ones, ones, cell.params, pinned=("i",))
+    assert not g.da_i.any() and not g.dparams["W_i"].any() and g.da_f.any()
+    with pytest.raises(ValueError, match="some of 'f', 'i', 'o'; got"):
+        backward_step(s, c, h, x, ones, ones, cell.params, pinned=("c",))
+
+
+def test_non_finite_weights_and_overflows_are_named(rng):
+    D, H = 2, 3
+    cell = LSTMCell(D, H, seed=0)
+    x, h, c = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
+    s, ones = cell.step(x, h, c), np.ones(H)
+    params = dict(cell.params) | {"b_o": np.array([0.0, np.nan, 0.0])}
+    with pytest.raises(ValueError, match=r"params\['b_o'\] must be finite"):
+        backward_step(s, c, h, x, ones, ones, params)
+    with pytest.raises(NonFiniteError, match="backward_step: .* overflowed"):
+        backward_step(s, c, h, x, np.full(H, 1e308), np.full(H, 1e308), cell.params)
