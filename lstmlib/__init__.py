@@ -6,6 +6,7 @@ from lstmlib.cell import (
     VARIANTS,
     LSTMCell,
     Step,
+    StepGrads,
     Trace,
     backward_step,
     candidate,
@@ -21,7 +22,7 @@ from lstmlib.rnn import RNNCell, RNNStep, RNNTrace, rnn_hidden
 
 __all__ = [
     "GATES", "VARIANTS", "Cell", "GRUCell", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step",
-    "Trace", "backward_step", "candidate", "cell_state", "concat", "forget_gate",
+    "StepGrads", "Trace", "backward_step", "candidate", "cell_state", "concat", "forget_gate",
     "gate", "hidden_state", "input_gate", "output_gate",
     "pointwise_add", "pointwise_mul", "rnn_hidden", "sigmoid", "tanh",
 ]
