@@ -177,8 +177,9 @@ def training_section(res):
         lines += ["", "### The same training with lstmlib and with torch", "",
                   f"{st['steps']} Adam steps (lr {st['lr']}, clipping at {st['clip']}) on batches of "
                   f"{st['batch_size']} sequences of the adding problem with T = {st['T']}, for the "
-                  "training chapter's two models, in float64 with the same initial weights and the "
-                  "same batches (torch's second bias b_hh held at 0, so both train the same model). "
+                  "training chapter's two models and a GRU of about the LSTM's size, in float64 "
+                  "with the same initial weights and the same batches (torch's second bias b_hh "
+                  "held at 0, the GRU's b_hn apart, so both train the same model). "
                   f"Timed as above: {st['repeats']} alternating blocks per implementation, idle "
                   "thread pools between them. The losses of the two runs agree step by step to the "
                   "difference shown (torch's clipping adds 10⁻⁶ to the norm).", "",
@@ -191,6 +192,25 @@ def training_section(res):
                          f"{_f(r['torch_median_ms'])} | {_f(r['ratio_median'])} "
                          f"| {r['loss_last_lstmlib']:.4f} / {r['loss_last_torch']:.4f} "
                          f"| {r['max_loss_diff']:.1e} |")
+    char = res.get("char_side_by_side")
+    if char:
+        st, r = char["setup"], char["row"]
+        sizes = " and ".join(str(h) for h in r["hidden_sizes"])
+        lines += ["", "### The character model with lstmlib and with torch", "",
+                  f"{r['steps']} Adam steps (lr {st['lr']}, clipping at {st['clip']}) of the "
+                  f"character chapter's model: {len(r['hidden_sizes'])} stacked LSTM layers of "
+                  f"{sizes} units on one-hot characters (V = {r['V']}), a softmax readout, float32, "
+                  f"chunks of T = {r['T']} characters from B = {r['B']} streams with the state "
+                  "carried on, the same initial weights and chunks in both (torch's b_hh held at "
+                  f"0). {st['repeats']} alternating blocks per implementation, idle thread pools "
+                  "between them.", "",
+                  "| lstmlib ms/step best / median | torch ms/step best / median | ratio (median) "
+                  "| bits per character after the last step, lstmlib / torch "
+                  "| largest difference |", "|---|---|---|---|---|",
+                  f"| {_f(r['lstmlib_best_ms'])} / {_f(r['lstmlib_median_ms'])} "
+                  f"| {_f(r['torch_best_ms'])} / {_f(r['torch_median_ms'])} "
+                  f"| {_f(r['ratio_median'])} | {r['loss_last_lstmlib']:.4f} / "
+                  f"{r['loss_last_torch']:.4f} | {r['max_loss_diff']:.1e} |"]
     return lines
 
 
