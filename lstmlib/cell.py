@@ -218,6 +218,9 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
     """backward_step's arguments checked and batched: (Step of (B, H) arrays, c_prev, h_prev, x,
     dh, dc_next as (B, ·), params, whether they came unbatched). The step must be what these
     inputs and weights give (gates not in `pinned` and c_t recomputed, to rounding)."""
+    if isinstance(pinned, str) or not isinstance(pinned, tuple | list | set | frozenset):
+        raise TypeError(f"pinned must be a tuple of gate names, some of 'f', 'i', 'o' (e.g. "
+                        f"('f',)); got {pinned!r}")
     if not set(pinned) <= {"f", "i", "o"}:
         raise ValueError(f"pinned names gates set by hand, some of 'f', 'i', 'o'; got {pinned!r}")
     if not isinstance(step, Step):
@@ -231,7 +234,8 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
     names = [f"{kind}_{g}" for g in GATES for kind in ("W", "b")]
     missing = [k for k in names if k not in params]
     if missing:
-        raise ValueError(f"params must hold {names} (the cell's params); missing {missing}")
+        raise ValueError(f"params must hold {names} (the cell's params); missing {missing}"
+                         f"{_PLAIN_ONLY}")
     W_f = np.asarray(params["W_f"])
     if W_f.ndim != 2 or W_f.shape[0] != H or W_f.shape[1] <= H:
         raise ValueError(f"params['W_f'] must be (H, H+D) with H={H} (from step.h); got {W_f.shape}")
@@ -240,11 +244,13 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
     params = {k: as_float_input(params[k], f"params[{k!r}]", dtype) for k in names}
     for k in names:
         require_shape(params[k], (H, H + D) if k[0] == "W" else (H,), f"params[{k!r}]")
-    s = Step(**{f.name: np.asarray(getattr(step, f.name)).reshape(B, H) for f in fields(Step)})
+    s = Step(**{f.name: np.asarray(getattr(step, f.name)).astype(dtype, copy=False).reshape(B, H)
+                for f in fields(Step)})
     arrays = []
     for a, name, n in ((c_prev, "c_prev", H), (h_prev, "h_prev", H), (x, "x", D), (dh, "dh", H),
                        (dc_next, "dc_next", H)):
-        a = as_float_input(a, name, dtype)
+        # copies: the StepGrads returned keeps read-only views, never the caller's buffers
+        a = as_float_input(a, name, dtype, copy=True)
         require_shape(a, (n,) if one else (B, n), name)
         arrays.append(a.reshape(B, n))
     c_prev, h_prev, x = arrays[:3]
@@ -259,11 +265,20 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
             raise ValueError(f"step.{name} is not what the h_prev, x and params given make of it: "
                              f"the step comes from other inputs or weights"
                              + (f", or its gate was set by hand (say so with pinned=('{name}',))"
-                                if name in "fio" else ""))
+                                if name in "fio" else "") + _PLAIN_ONLY)
     if not np.allclose(s.c, c_prev * s.f + s.i * s.c_tilde, rtol=tol, atol=tol):
         raise ValueError("step.c is not c_prev ⊗ f + i ⊗ c̃: c_prev is not the cell state the step "
                          "started from")
+    if not np.allclose(s.c_prime, np.tanh(s.c), rtol=tol, atol=tol):
+        raise ValueError("step.c_prime is not tanh(step.c)" + _PLAIN_ONLY)
+    if not np.allclose(s.h, s.o * s.c_prime, rtol=tol, atol=tol):
+        raise ValueError("step.h is not o ⊗ c'" + _PLAIN_ONLY)
     return (s, *arrays, params, one)
+
+
+_PLAIN_ONLY = ("; backward_step follows the plain LSTM cell's equations: a step of a variant "
+               "(LSTMCell(peepholes=True), output_activation=False, ...) is refused, and "
+               "LSTMCell.backward computes its gradients")
 
 
 # --- values ----------------------------------------------------------------------------------

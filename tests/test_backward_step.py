@@ -303,3 +303,40 @@ def test_non_finite_weights_and_overflows_are_named(rng):
         backward_step(s, c, h, x, ones, ones, params)
     with pytest.raises(NonFiniteError, match="backward_step: .* overflowed"):
         backward_step(s, c, h, x, np.full(H, 1e308), np.full(H, 1e308), cell.params)
+
+
+def test_the_callers_buffers_stay_theirs(rng):
+    """dh and dc_next are copied: the caller's (T, B, H) buffer stays writable, and writing into it
+    later leaves the returned StepGrads as it was."""
+    cell = LSTMCell(2, 3, seed=1)
+    xs = rng.normal(size=(4, 2, 2))
+    tr = cell.forward(xs)
+    dh_all, dc = np.ones((4, 2, 3)), np.zeros((2, 3))
+    g = backward_step(tr.at(3), tr.c_prev[3], tr.h[2], xs[3], dh_all[3], dc, cell.params)
+    assert dh_all.flags.writeable and dc.flags.writeable
+    before = (g.dh.copy(), g.dc_next.copy(), g.dh_prev.copy())
+    dh_all[3] = 7.0
+    dc[...] = 5.0
+    for kept, now in zip(before, (g.dh, g.dc_next, g.dh_prev), strict=True):
+        np.testing.assert_array_equal(now, kept)
+
+
+@pytest.mark.parametrize("options", [dict(output_activation=False), dict(peepholes=True),
+                                     dict(coupled=True), dict(input_activation=False)])
+def test_a_variants_step_is_refused(rng, options):
+    """backward_step is the plain cell's: a variant's step is refused by name, also where the
+    variant has the plain cell's params (no output activation: c' = c, not tanh(c))."""
+    x, h, c, dh = (rng.normal(size=(2, k)) for k in (2, 3, 3, 3))
+    cell = LSTMCell(2, 3, seed=1, **options)
+    cell.params["b_c"][:] = 2.0  # a candidate far from tanh's linear part
+    with pytest.raises(ValueError, match="a step of a variant"):
+        backward_step(cell.step(x, h, c), c, h, x, dh, np.zeros((2, 3)), cell.params)
+
+
+@pytest.mark.parametrize("pinned", [None, "f", 3])
+def test_pinned_must_be_a_tuple_of_gate_names(rng, pinned):
+    cell = LSTMCell(2, 3, seed=1)
+    x, h, c = (rng.normal(size=k) for k in (2, 3, 3))
+    with pytest.raises(TypeError, match="pinned must be a tuple of gate names"):
+        backward_step(cell.step(x, h, c), c, h, x, np.ones(3), np.zeros(3), cell.params,
+                      pinned=pinned)
