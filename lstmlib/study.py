@@ -3,7 +3,8 @@
 `question_stream` is the second task of the family chapter: the exam of the book's analogy as one
 unbroken stream, prices to add up and new-question markers that wipe the running total.
 `run_study` trains every cell on every task for every seed with the same settings and collects
-the test MSE of every run; `summarize` reduces the runs to one row per cell and task.
+the test MSE of every run; `summarize` reduces the runs to one row per cell and task, `table`
+prints them.
 """
 
 from dataclasses import dataclass, replace
@@ -45,15 +46,35 @@ def running_total(xs):
     xs: (T, B, 2)   ->   (T, B): the sum of the prices since the last marker up to step t
     (before the first marker: since the start).
     """
-    xs = np.asarray(xs, dtype=float)
-    if xs.ndim != 3 or xs.shape[2] != STREAM_INPUTS:
-        raise ValueError(f"xs must have shape (T, B, 2); got {xs.shape}")
+    xs = _stream(xs)
     total = np.zeros(xs.shape[:2])
     run = np.zeros(xs.shape[1])
     for t in range(xs.shape[0]):
         run = np.where(xs[t, :, 1] == 1.0, 0.0, run + xs[t, :, 0])
         total[t] = run
     return total
+
+
+def question_age(xs):
+    """How many steps ago the current question began, at every step of a question stream.
+
+    xs: (T, B, 2)   ->   (T, B) ints: 0 at a marker, 1 on the step after it, ...; before the
+    first marker the stream counts as begun one step before its start (t + 1 at step t).
+    """
+    xs = _stream(xs)
+    age = np.zeros(xs.shape[:2], dtype=int)
+    now = np.zeros(xs.shape[1], dtype=int)
+    for t in range(xs.shape[0]):
+        now = np.where(xs[t, :, 1] == 1.0, 0, now + 1)
+        age[t] = now
+    return age
+
+
+def _stream(xs):
+    xs = np.asarray(xs, dtype=float)
+    if xs.ndim != 3 or xs.shape[2] != STREAM_INPUTS:
+        raise ValueError(f"xs must have shape (T, B, 2); got {xs.shape}")
+    return xs
 
 
 @dataclass(frozen=True)
@@ -130,8 +151,9 @@ def table(rows, tasks):
     """The summary as fixed-width text: one line per cell, a column group per task."""
     names = list(dict.fromkeys(r["cell"] for r in rows))
     width = max(len(n) for n in names) + 2
-    head = " " * width + "".join(f"{t:^30s}" for t in tasks)
-    sub = f"{'cell':<{width}s}" + "   median MSE  reached  steps" * len(tasks)
+    group = "   median MSE  reached  steps"
+    head = " " * width + "".join(f"   {t:^{len(group) - 3}s}" for t in tasks)
+    sub = f"{'cell':<{width}s}" + group * len(tasks)
     lines = [head, sub]
     for name in names:
         line = f"{name:<{width}s}"

@@ -6,6 +6,7 @@ import pytest
 from lstmlib import LSTMCell, RNNCell
 from lstmlib.study import (
     Task,
+    question_age,
     question_stream,
     run_study,
     running_total,
@@ -41,9 +42,12 @@ def test_question_stream_is_reproducible_and_checked():
         running_total(np.zeros((3, 2)))
 
 
-def test_running_total_resets_at_each_marker():
+def test_running_total_and_age_restart_at_each_marker():
     xs = np.array([[0.5, 0], [0.25, 0], [0, 1], [0.125, 0], [0, 1], [1, 0]])[:, None, :]
     assert running_total(xs)[:, 0].tolist() == [0.5, 0.75, 0.0, 0.125, 0.0, 1.0]
+    assert question_age(xs)[:, 0].tolist() == [1, 2, 0, 1, 0, 1]
+    with pytest.raises(ValueError, match="xs must have shape \\(T, B, 2\\)"):
+        question_age(np.zeros((3, 2, 3)))
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,11 @@ def test_summary_counts_what_the_runs_did(small_study):
             assert row["median_steps"] is None
     text = table(rows, tasks).splitlines()
     assert len(text) == 2 + 2 and text[2].startswith("lstm") and text[3].startswith("rnn")
+    group = len("   median MSE  reached  steps")
+    first = text[1].index("median MSE") - 3
+    for k, task in enumerate(tasks):  # each task's name over its own three columns
+        start = first + k * group
+        assert start + 3 <= text[0].index(task) <= start + group - len(task)
     first = next(r for r in rows if r["cell"] == "lstm" and r["task"] == "adding")
     assert f"{first['median_mse']:.4f}" in text[2]
 
