@@ -23,20 +23,18 @@ from lstmlib.checks import as_float_input
 TORCH_GATES = ("i", "f", "c", "o")  # torch's row blocks: i, f, g (our c̃, weights W_c), o
 TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 BOOK_KEYS = tuple(f"{kind}_{g}" for g in ("f", "i", "c", "o") for kind in ("W", "b"))
-# LSTMCell options that torch.nn.LSTM has no counterpart for, with their plain values
-_PLAIN = {"peepholes": False, "coupled": False, "forget_gate": True, "input_gate": True,
-          "output_gate": True, "input_activation": True, "output_activation": True}
 
 
 def _plain_params(cell):
-    """The cell's params, refused unless it computes exactly torch.nn.LSTM's equations."""
-    changed = [k for k, plain in _PLAIN.items() if getattr(cell, k, plain) != plain]
+    """The cell's params, refused unless it computes exactly torch.nn.LSTM's equations (an
+    LSTMCell without variant options: `cell.options` empty)."""
+    options = dict(getattr(cell, "options", {}) or {})
     params = getattr(cell, "params", None)
-    if changed or not isinstance(params, dict) or set(params) != set(BOOK_KEYS):
+    if options or not isinstance(params, dict) or set(params) != set(BOOK_KEYS):
         keys = sorted(params) if isinstance(params, dict) else type(cell).__name__
         raise ValueError(f"torch.nn.LSTM computes the plain LSTM cell only (params {list(BOOK_KEYS)}"
-                         f", no peepholes, every gate and activation); got a cell with params "
-                         f"{keys}" + (f" and {', '.join(changed)} changed" if changed else ""))
+                         f", no variant options); got a cell with params {keys}"
+                         + (f" and options {options}" if options else ""))
     return params
 
 

@@ -80,11 +80,11 @@ def test_the_mapping_round_trips_and_copies(rng):
 
 
 def test_bad_input_is_named():
-    class Peephole:  # a cell with a variant's option set
-        peepholes = True
+    class Peephole:  # a cell with a variant's option set, as LSTMCell(..., peepholes=True) has
+        options = {"peepholes": True}
         params = LSTMCell(2, 3).params
 
-    with pytest.raises(ValueError, match="peepholes changed"):
+    with pytest.raises(ValueError, match="and options \\{'peepholes': True\\}"):
         to_torch_lstm(Peephole())
     with pytest.raises(ValueError, match="plain LSTM cell only"):
         to_torch_lstm(type("GRU", (), {"params": {"W_r": np.zeros((3, 5))}})())
