@@ -151,8 +151,8 @@ def table(rows, tasks):
     """The summary as fixed-width text: one line per cell, a column group per task."""
     names = list(dict.fromkeys(r["cell"] for r in rows))
     width = max(len(n) for n in names) + 2
-    group = "   median MSE  reached  steps"
-    head = " " * width + "".join(f"   {t:^{len(group) - 3}s}" for t in tasks)
+    group = " median MSE reached steps"  # 25 characters: two tasks fit a 75-character line
+    head = " " * width + "".join(f" {t:^{len(group) - 1}s}" for t in tasks)
     sub = f"{'cell':<{width}s}" + group * len(tasks)
     lines = [head, sub]
     for name in names:
@@ -160,9 +160,9 @@ def table(rows, tasks):
         for t in tasks:
             r = next(r for r in rows if r["cell"] == name and r["task"] == t)
             steps = "-" if r["median_steps"] is None else str(r["median_steps"])
-            line += f"   {r['median_mse']:10.4f}  {r['reached']:>3d}/{r['n']:<3d} {steps:>5s}"
+            line += f" {r['median_mse']:10.4f} {r['reached']:>3d}/{r['n']:<3d} {steps:>5s}"
         lines.append(line)
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def stream_predictions(model, xs):

@@ -87,11 +87,12 @@ def test_summary_counts_what_the_runs_did(small_study):
             assert row["median_steps"] is None
     text = table(rows, tasks).splitlines()
     assert len(text) == 2 + 2 and text[2].startswith("lstm") and text[3].startswith("rnn")
-    group = len("   median MSE  reached  steps")
-    first = text[1].index("median MSE") - 3
+    group = len(" median MSE reached steps")
+    first = text[1].index("median MSE") - 1
     for k, task in enumerate(tasks):  # each task's name over its own three columns
         start = first + k * group
-        assert start + 3 <= text[0].index(task) <= start + group - len(task)
+        assert start + 1 <= text[0].index(task) <= start + group - len(task)
+    assert max(map(len, text)) <= len("cell") + 2 + 2 * group
     first = next(r for r in rows if r["cell"] == "lstm" and r["task"] == "adding")
     assert f"{first['median_mse']:.4f}" in text[2]
 
