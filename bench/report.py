@@ -191,6 +191,25 @@ def training_section(res):
                          f"{_f(r['torch_median_ms'])} | {_f(r['ratio_median'])} "
                          f"| {r['loss_last_lstmlib']:.4f} / {r['loss_last_torch']:.4f} "
                          f"| {r['max_loss_diff']:.1e} |")
+    char = res.get("char_side_by_side")
+    if char:
+        st, r = char["setup"], char["row"]
+        sizes = " and ".join(str(h) for h in r["hidden_sizes"])
+        lines += ["", "### The character model with lstmlib and with torch", "",
+                  f"{r['steps']} Adam steps (lr {st['lr']}, clipping at {st['clip']}) of the "
+                  f"character chapter's model: {len(r['hidden_sizes'])} stacked LSTM layers of "
+                  f"{sizes} units on one-hot characters (V = {r['V']}), a softmax readout, float32, "
+                  f"chunks of T = {r['T']} characters from B = {r['B']} streams with the state "
+                  "carried on, the same initial weights and chunks in both (torch's b_hh held at "
+                  f"0). {st['repeats']} alternating blocks per implementation, idle thread pools "
+                  "between them.", "",
+                  "| lstmlib ms/step best / median | torch ms/step best / median | ratio (median) "
+                  "| bits per character after the last step, lstmlib / torch "
+                  "| largest difference |", "|---|---|---|---|---|",
+                  f"| {_f(r['lstmlib_best_ms'])} / {_f(r['lstmlib_median_ms'])} "
+                  f"| {_f(r['torch_best_ms'])} / {_f(r['torch_median_ms'])} "
+                  f"| {_f(r['ratio_median'])} | {r['loss_last_lstmlib']:.4f} / "
+                  f"{r['loss_last_torch']:.4f} | {r['max_loss_diff']:.1e} |"]
     return lines
 
 

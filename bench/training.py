@@ -33,7 +33,7 @@ class AddingSetup:
 
 
 def run(setup=AddingSetup()):
-    return {**reach(setup), "side_by_side": side_by_side()}
+    return {**reach(setup), "side_by_side": side_by_side(), "char_side_by_side": char_side_by_side()}
 
 
 def reach(setup=AddingSetup()):
@@ -90,6 +90,8 @@ def _lstmlib_run(kind, H, setup, batches):
             else lstmlib.RNNCell(2, H, seed=setup.seed))
     model = train.Regressor(cell, seed=setup.seed)
     init = {k: v.copy() for k, v in model.params.items()}
+    # the cell's fused weights and the readout, as torch gets them
+    start = {"W": cell.W.copy(), "b": cell.b.copy(), "W_y": model.W_y.copy(), "b_y": model.b_y.copy()}
 
     def run():
         for k, v in model.params.items():
@@ -103,7 +105,7 @@ def _lstmlib_run(kind, H, setup, batches):
             losses.append(loss)
         return losses
 
-    return run, init
+    return run, start
 
 
 def _torch_run(kind, H, setup, batches, init):
@@ -174,3 +176,125 @@ def side_by_side(setup=SideBySide()):
               f"{row['torch_median_ms']:.2f} ms/step (median), losses differ by at most "
               f"{row['max_loss_diff']:.1e}", flush=True)
     return {"setup": asdict(setup), "rows": rows}
+
+
+# --- the character model with lstmlib and with torch -------------------------------------------
+
+@dataclass(frozen=True)
+class CharSideBySide:
+    """Adam steps of the character chapter's model on the first chunks of its training text."""
+
+    steps: int = 20               # optimizer steps per block
+    repeats: int = 3              # blocks per implementation, alternating
+    lr: float = 1e-2              # the book's run starts at this rate
+    clip: float = 1.0
+
+
+def _char_setup():
+    from lstmlib import charmodel
+
+    cfg = charmodel.BOOK_CONFIG
+    vocab, train_ids, _, _ = charmodel.book_data()
+    return cfg, len(vocab), train_ids
+
+
+def _char_lstmlib_run(setup, cfg, V, chunks):
+    from lstmlib import charmodel
+
+    model = charmodel.CharLSTM(V, cfg.hidden_sizes, seed=cfg.seed)
+    init = {k: v.copy() for k, v in model.params.items()}
+
+    def run():
+        for k, v in model.params.items():
+            v[...] = init[k]
+        opt = train.Adam(setup.lr)
+        state, losses = None, []
+        for x, y in chunks:
+            bits, grads, state = model.loss_and_grads(x, y, state)
+            grads, _ = train.clip_grad_norm(grads, setup.clip)
+            opt.step(model.params, grads)
+            losses.append(bits)
+        return losses
+
+    return run, init
+
+
+def _char_torch_run(setup, cfg, V, chunks, init):
+    import math
+
+    import torch
+
+    layers = len(cfg.hidden_sizes)
+    H = cfg.hidden_sizes[0]
+    rnn = torch.nn.LSTM(V, H, num_layers=layers)
+    head = torch.nn.Linear(H, V)
+    rows = np.concatenate([np.arange(k * H, (k + 1) * H) for k in (1, 0, 2, 3)])  # i, f, g, o
+    data = []
+    for x, y in chunks:
+        onehot = np.zeros((*x.shape, V), dtype=np.float32)
+        np.put_along_axis(onehot, x[..., None], 1.0, axis=2)
+        data.append((torch.from_numpy(onehot), torch.from_numpy(y.astype(np.int64))))
+    params = [head.weight, head.bias]
+    for l in range(layers):  # torch's second biases b_hh held at 0: the same model as lstmlib's
+        getattr(rnn, f"bias_hh_l{l}").requires_grad_(False)
+        params += [getattr(rnn, f"weight_ih_l{l}"), getattr(rnn, f"weight_hh_l{l}"),
+                   getattr(rnn, f"bias_ih_l{l}")]
+
+    def run():
+        with torch.no_grad():
+            for l in range(layers):
+                W, b = init[f"W{l}"], init[f"b{l}"]
+                getattr(rnn, f"weight_hh_l{l}").copy_(torch.from_numpy(W[rows, :H]))
+                getattr(rnn, f"weight_ih_l{l}").copy_(torch.from_numpy(W[rows, H:]))
+                getattr(rnn, f"bias_ih_l{l}").copy_(torch.from_numpy(b[rows]))
+                getattr(rnn, f"bias_hh_l{l}").zero_()
+            head.weight.copy_(torch.from_numpy(init["W_y"]))
+            head.bias.copy_(torch.from_numpy(init["b_y"]))
+        opt = torch.optim.Adam(params, lr=setup.lr)
+        state, losses = None, []
+        for x, y in data:
+            out, state = rnn(x, state)
+            state = tuple(s.detach() for s in state)  # truncated BPTT, the state carried on
+            logits = head(out)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+            opt.zero_grad()
+            (loss / math.log(2.0)).backward()
+            torch.nn.utils.clip_grad_norm_(params, setup.clip)
+            opt.step()
+            losses.append(loss.item() / math.log(2.0))
+        return losses
+
+    return run
+
+
+def char_side_by_side(setup=CharSideBySide()):
+    """Seconds per training step of the character chapter's model (float32, two layers) with
+    lstmlib and with torch, timed in alternating blocks with idle thread pools between."""
+    from bench.lstm import IDLE_S
+    from lstmlib import charmodel
+
+    cfg, V, train_ids = _char_setup()
+    stream = charmodel.chunks(train_ids, cfg.batch_size, cfg.seq_len)
+    chunks = [next(stream)[:2] for _ in range(setup.steps)]
+    ours, init = _char_lstmlib_run(setup, cfg, V, chunks)
+    fns = {"lstmlib": ours, "torch": _char_torch_run(setup, cfg, V, chunks, init)}
+    times = {k: [] for k in fns}
+    losses = {}
+    for r in range(setup.repeats):
+        for k in (fns if r % 2 == 0 else list(fns)[::-1]):
+            time.sleep(IDLE_S)
+            t0 = time.perf_counter()
+            losses[k] = fns[k]()
+            times[k].append((time.perf_counter() - t0) / setup.steps)
+    row = {"V": V, "hidden_sizes": list(cfg.hidden_sizes), "T": cfg.seq_len, "B": cfg.batch_size,
+           "steps": setup.steps, "loss_last_lstmlib": losses["lstmlib"][-1],
+           "loss_last_torch": losses["torch"][-1],
+           "max_loss_diff": float(np.max(np.abs(np.subtract(losses["lstmlib"], losses["torch"]))))}
+    for k, v in times.items():
+        row[f"{k}_best_ms"] = min(v) * 1e3
+        row[f"{k}_median_ms"] = statistics.median(v) * 1e3
+    row["ratio_median"] = row["lstmlib_median_ms"] / row["torch_median_ms"]
+    print(f"  character model: lstmlib {row['lstmlib_median_ms']:.1f} ms/step, torch "
+          f"{row['torch_median_ms']:.1f} ms/step (median), bits differ by at most "
+          f"{row['max_loss_diff']:.1e}", flush=True)
+    return {"setup": asdict(setup), "row": row}

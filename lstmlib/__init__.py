@@ -3,6 +3,7 @@
 from lstmlib.activations import concat, gate, pointwise_add, pointwise_mul, sigmoid, tanh
 from lstmlib.cell import (
     GATES,
+    VARIANTS,
     LSTMCell,
     Step,
     Trace,
@@ -13,11 +14,12 @@ from lstmlib.cell import (
     input_gate,
     output_gate,
 )
+from lstmlib.protocol import Cell
 from lstmlib.rnn import RNNCell, RNNStep, RNNTrace, rnn_hidden
 
 __all__ = [
-    "GATES", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step", "Trace", "candidate",
-    "cell_state", "concat", "forget_gate", "gate", "hidden_state", "input_gate", "output_gate",
+    "GATES", "VARIANTS", "Cell", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step", "Trace",
+    "candidate", "cell_state", "concat", "forget_gate", "gate", "hidden_state", "input_gate", "output_gate",
     "pointwise_add", "pointwise_mul", "rnn_hidden", "sigmoid", "tanh",
 ]
 __version__ = "0.1.0"

@@ -12,7 +12,7 @@ equations with the four gates stacked into one matrix, and the tests hold the tw
 """
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -28,9 +28,24 @@ from lstmlib.checks import (
     require_shape,
     rng_from,
 )
-from lstmlib.weights import WeightOwner
+from lstmlib.weights import WeightOwner, claim_ticket, freeze_owners, read_only_view
 
 GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this order
+
+# The single changes of Greff et al. (2017, "LSTM: A Search Space Odyssey"), name -> the
+# LSTMCell options that make them (see lstmlib.variants). Our "vanilla" is the plain cell,
+# without peepholes; Greff et al.'s vanilla LSTM has them, so their "no peepholes" variant is
+# our "vanilla" and their "vanilla" is our "peepholes".
+VARIANTS = {
+    "vanilla": {},
+    "peepholes": {"peepholes": True},
+    "coupled": {"coupled": True},
+    "no forget gate": {"forget_gate": False},
+    "no input gate": {"input_gate": False},
+    "no output gate": {"output_gate": False},
+    "no input activation": {"input_activation": False},
+    "no output activation": {"output_activation": False},
+}
 
 
 def gate_rows(H):
@@ -100,8 +115,16 @@ def hidden_state(o, c):
 # --- values ----------------------------------------------------------------------------------
 
 def _read_only(*arrays):
-    for a in arrays:
-        a.flags.writeable = False
+    """Make the memory of each array read-only (see lstmlib.weights.freeze_owners); a Step or a
+    Trace then keeps read-only views of them, which nobody can make writable again."""
+    freeze_owners(*arrays)
+
+
+def _take_arrays(obj, names):
+    """Replace each named array field of a frozen dataclass by a read-only view of a read-only
+    owner (lstmlib.weights.read_only_view)."""
+    for name in names:
+        object.__setattr__(obj, name, read_only_view(getattr(obj, name)))
 
 
 @dataclass(frozen=True)
@@ -118,15 +141,21 @@ class Step:
     c_prime: np.ndarray  # squashed memory tanh(c_t)
     h: np.ndarray        # new hidden state o_t ⊗ c'_t
 
+    def __post_init__(self):
+        _take_arrays(self, [f.name for f in fields(self)])
+
 
 @dataclass(frozen=True)
 class Trace:
     """A forward pass over T steps. Public arrays are (T, H) or (T, B, H), as `xs` was given.
 
     Stored batched (T, B, ·) so `backward` never has to guess; `batched` says how to show them.
-    Every array is the trace's own (never the caller's xs, h0 or c0) and read-only, so nothing
-    done after `forward` can change what `backward` computes; `source` records the cell and the
-    versions of its weights, and `backward` refuses the trace once they have changed.
+    Every array is the trace's own (never the caller's xs, h0 or c0) and a read-only view of a
+    read-only owner (numpy refuses to make such a view writable), so nothing done after `forward`
+    can change what `backward` computes; `source` records the cell and the versions of its
+    weights, and `backward` refuses the trace once they have changed. `backward` takes only the
+    very object its cell's `forward` returned: a copy (copy.deepcopy, pickle, whose arrays stay
+    read-only) or an edited version (dataclasses.replace) is refused.
     """
 
     xs: np.ndarray = field(repr=False)       # (T, B, D) inputs
@@ -143,6 +172,15 @@ class Trace:
     # "feature" layout): h_all, c_all, h0 and c0 are views of them
     store: tuple = field(default=None, repr=False, compare=False)
     layout: str = field(default="batch", repr=False, compare=False)  # how forward stored them
+
+    def __post_init__(self):
+        _take_arrays(self, ["xs", "h0", "c0", "gates", "c_all", "cp_all", "h_all"])
+        if self.store is not None:
+            object.__setattr__(self, "store", tuple(read_only_view(a) for a in self.store))
+        claim_ticket(self)  # registers the trace with the cell whose forward() made it
+
+    def __reduce__(self):  # a copy is made through __init__: its arrays are read-only too
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
     def _show(self, a):
         return a if self.batched else a[:, 0]
@@ -172,13 +210,13 @@ class Trace:
     def _F_all(self):
         out = self._c_prev_all * self._gate_all("f")
         _read_only(out)
-        return out
+        return read_only_view(out)
 
     @functools.cached_property
     def _I_all(self):
         out = self._gate_all("i") * self._gate_all("c")
         _read_only(out)
-        return out
+        return read_only_view(out)
 
     @property
     def c_prev(self):
@@ -228,26 +266,55 @@ class LSTMCell(WeightOwner):
     b_f, b_i, b_c, b_o are (H,). Writing into a view (`params["W_f"][:] = ...`) changes the cell;
     `cell.W = new` copies `new` into the cell's W. The cell counts these writes: a trace made
     before one is refused by `backward` (see lstmlib.weights for the writes it cannot see).
+
+    Variants (keyword options; equations in lstmlib.variants, names in `VARIANTS`):
+    `peepholes=True` adds the diagonal weights p_f, p_i, p_o (H,) from the memory into the gates
+    (Gers & Schmidhuber 2000), drawn from U(-1/√H, 1/√H) like the weights, after W (so W is the
+    plain cell's for the same seed); `coupled=True` computes i_t = 1 − f_t (no W_i, b_i);
+    `forget_gate=False`, `input_gate=False`, `output_gate=False` fix that gate at 1 (no W_g,
+    b_g); `input_activation=False` drops the tanh of c̃_t, `output_activation=False` that of
+    c'_t. A variant cell keeps W (the weighted gates' blocks, in the order f, i, c, o) and b
+    (their biases, then the peepholes) the same way, with `params` as views under the book's
+    names; it runs the readable code of lstmlib.variants and does not take pinned gates.
+    `options` lists the options that differ from the plain cell.
     """
 
-    def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64):
+    def __init__(self, input_size, hidden_size, *, seed=0, forget_bias=0.0, dtype=np.float64,
+                 peepholes=False, coupled=False, forget_gate=True, input_gate=True,
+                 output_gate=True, input_activation=True, output_activation=True):
         self.D = positive_int(input_size, "input_size")
         self.H = positive_int(hidden_size, "hidden_size")
         self.dtype = float_dtype(dtype)
         forget_bias = finite_real(forget_bias, "forget_bias", self.dtype)
+        self._variant = variants.Variant.checked(
+            forget_bias, peepholes=peepholes, coupled=coupled, forget_gate=forget_gate,
+            input_gate=input_gate, output_gate=output_gate, input_activation=input_activation,
+            output_activation=output_activation)  # None for the plain cell
         rng = rng_from(seed)
         k = 1.0 / np.sqrt(self.H)
-        W = rng.uniform(-k, k, size=(4 * self.H, self.H + self.D)).astype(self.dtype)
-        b = np.zeros(4 * self.H, dtype=self.dtype)
-        b[: self.H] += forget_bias
+        rows, n_b = (4 * self.H, 4 * self.H) if self._variant is None else self._variant.shapes(self.H)
+        W = rng.uniform(-k, k, size=(rows, self.H + self.D)).astype(self.dtype)
+        b = np.zeros(n_b, dtype=self.dtype)
+        b[: self.H] += forget_bias  # b_f is the first block (zero when there is no forget gate)
+        if n_b > rows:  # the peephole weights, drawn after W (so W is the plain cell's)
+            b[rows:] = rng.uniform(-k, k, size=n_b - rows).astype(self.dtype)
         self._init_weights(W, b)
         self._fused = None  # the weights as the fused forward uses them, with their versions
 
+    @property
+    def options(self):
+        """The variant options that differ from the plain cell, {name: value} ({} if none)."""
+        return {} if self._variant is None else self._variant.options
+
     def __repr__(self):
-        return f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name})"
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return (f"LSTMCell(input_size={self.D}, hidden_size={self.H}, dtype={self.dtype.name}"
+                f"{opts})")
 
     @property
     def params(self):
+        if self._variant is not None:
+            return self._variant.views(self.W, self.b, self.H)
         return by_gate(self.W, self.b, self.H)
 
     @property
@@ -255,6 +322,8 @@ class LSTMCell(WeightOwner):
         return self._W.size + self._b.size
 
     def _where(self, name, at):
+        if self._variant is not None:
+            return self._variant.where(name, at, self.H)
         k, g = divmod(at[0], self.H)
         return f" (params['{name}_{GATES[k]}'][{', '.join(str(v) for v in (g, *at[1:]))}])"
 
@@ -266,11 +335,7 @@ class LSTMCell(WeightOwner):
         layout): W_h·s (4H, H), W_x·s (4H, D), b·s, s the row scale of that way to compute the
         gates (`_row_scale`); for backward, "plain-batch": W_h (4H, H), W_x (4H, D), and
         "plain-feature": W_h^T (H, 4H), W_x^T (D, 4H)."""
-        versions = self._versions()
-        if self._fused is None or self._fused[0] != versions:
-            self._check_weights()
-            self._fused = (versions, {})
-        made = self._fused[1]
+        made = self._prepared_cache()
         if path not in made:
             H = self.H
             if path == "plain-feature":
@@ -289,6 +354,27 @@ class LSTMCell(WeightOwner):
             _read_only(*arrays)
             made[path] = arrays
         return made[path]
+
+    def _prepared_cache(self):
+        """The cache of what the fused passes prepare from the weights, emptied when they change."""
+        versions = self._versions()
+        if self._fused is None or self._fused[0] != versions:
+            self._check_weights()
+            self._fused = (versions, {})
+        return self._fused[1]
+
+    def _feature_fits(self):
+        """Whether the "feature" layout can compute with these weights. Its "exp" path doubles the
+        c̃ rows (tanh(z) = 2σ(2z) − 1): a c̃ weight or bias above half the dtype's largest float
+        would become ±inf there and give c̃ = ±1 (or NaN) where tanh(z) is not. Such weights run
+        the "batch" layout, which computes tanh(z) itself: both layouts take the same weights."""
+        made = self._prepared_cache()
+        if "feature fits" not in made:
+            limit = float(np.finfo(self.dtype).max) / 2
+            c = gate_rows(self.H)["c"]
+            made["feature fits"] = not (np.abs(self._W[c]).max(initial=0.0) > limit
+                                        or np.abs(self._b[c]).max(initial=0.0) > limit)
+        return made["feature fits"]
 
     # -- checking inputs --
     def _pin(self, value, name, batched, B, T=None):
@@ -320,6 +406,8 @@ class LSTMCell(WeightOwner):
         instead of computing it: the "missing link" cases and the sliders use this.
         Returns a `Step` with read-only arrays of shape (H,) or (B, H).
         """
+        if self._variant is not None:
+            return variants.step(self, x, h_prev, c_prev, f=f, i=i, o=o)
         x = check_input(x, "x", self.D, self.dtype, sequence=False)
         batched = x.ndim == 2
         B = x.shape[0] if batched else 1
@@ -354,6 +442,8 @@ class LSTMCell(WeightOwner):
         The overrides f, i, o work as in `step`, and may also give one value per step,
         (T, H) or (T, B, H). Returns a `Trace`: its own copies of xs, h0 and c0, read-only.
         """
+        if self._variant is not None:
+            return variants.forward(self, xs, h0, c0, f=f, i=i, o=o)
         xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
         batched = xs.ndim == 3
         T, H, D = xs.shape[0], self.H, self.D
@@ -363,7 +453,7 @@ class LSTMCell(WeightOwner):
         c0 = check_state(c0, "c0", B, H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
-        layout = "feature" if B * H >= FEATURE_MAJOR_MIN else "batch"
+        layout = "feature" if B * H >= FEATURE_MAJOR_MIN and self._feature_fits() else "batch"
         run = self._forward_feature if layout == "feature" else self._forward_batch
         source = self._source()
         G, Hs, Cs, CP = run(xs, h0, c0, pins)
@@ -468,6 +558,8 @@ class LSTMCell(WeightOwner):
         Gates pinned by hand in the forward pass pass no gradient to their weights.
         The trace must come from this cell's forward(), made with the weights as they are now.
         """
+        if self._variant is not None:
+            return variants.backward(self, trace, dh, dc_last)
         if not isinstance(trace, Trace):
             raise TypeError(f"trace must be a Trace from this cell's forward(); got {type(trace).__name__}")
         T, B, H = trace.c_all.shape
@@ -667,3 +759,8 @@ def _tanh_to_gates_rows(H, dtype, B):
     scale, shift = (np.tile(v, (B, 1)) for v in _tanh_to_gates(H, dtype))
     scale.flags.writeable = shift.flags.writeable = False
     return scale, shift
+
+
+# The variants' forward and backward (LSTMCell dispatches to them when an option is set); they
+# build on this module's Step and Trace, so they are imported once those exist.
+from lstmlib import variants  # noqa: E402

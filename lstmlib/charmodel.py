@@ -12,6 +12,7 @@ features of code (inside a string, bracket depth, ...) that units are compared w
 """
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from importlib.resources import files
@@ -20,11 +21,32 @@ import numpy as np
 from tqdm import tqdm
 
 from lstmlib.cell import GATES, LSTMCell
-from lstmlib.checks import positive_finite, positive_int, rng_from
+from lstmlib.checks import as_float_input, positive_finite, positive_int, rng_from
 from lstmlib.train import Adam, clip_grad_norm
 
 CORPUS_FILE = "python-stdlib.txt"  # in lstmlib/data, with PSF-LICENSE.txt and README.md
 SPLIT = (0.9, 0.05, 0.05)          # train, validation, test: consecutive parts of the text
+
+
+def _ids_in_range(ids, V, name="ids"):
+    """ids as an integer array (not bool, not float) whose every entry lies in [0, V)."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu" or ids.dtype == bool:
+        if not (ids.size == 0 and ids.dtype.kind == "f"):  # [] is float64 to numpy
+            raise TypeError(f"{name} must be integers; got {ids.dtype}")
+        ids = ids.astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= V):
+        raise ValueError(f"{name} must lie in [0, {V}); got {ids.min()} .. {ids.max()}")
+    return ids
+
+
+def _npz(path):
+    """The file numpy writes for `path`: np.savez adds ".npz" to a name without it."""
+    if isinstance(path, str | os.PathLike):
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+    return path
 
 
 # --- the corpus ------------------------------------------------------------------------------
@@ -66,8 +88,8 @@ class Vocab:
             raise ValueError(f"character {e.args[0]!r} is not in the vocabulary") from None
 
     def decode(self, ids):
-        """int array of ids -> str."""
-        return "".join(self.chars[k] for k in np.asarray(ids).ravel())
+        """int array of ids, each in [0, len(self)) -> str."""
+        return "".join(self.chars[k] for k in _ids_in_range(ids, len(self)).ravel())
 
 
 # --- baselines ---------------------------------------------------------------------------------
@@ -86,7 +108,12 @@ def ngram_bits(train_ids, eval_ids, V, n, k):
     """
     n = positive_int(n, "n")
     k = positive_finite(k, "k")
-    train_ids, eval_ids = np.asarray(train_ids), np.asarray(eval_ids)
+    V = positive_int(V, "V")
+    train_ids = _ids_in_range(train_ids, V, "train_ids").ravel()
+    eval_ids = _ids_in_range(eval_ids, V, "eval_ids").ravel()
+    for name, ids in (("train_ids", train_ids), ("eval_ids", eval_ids)):
+        if len(ids) < n:
+            raise ValueError(f"{name} must hold at least n = {n} ids; got {len(ids)}")
     if V ** n >= 2 ** 62:
         raise ValueError(f"V**n = {V}**{n} overflows the int64 keys; use a smaller n")
 
@@ -179,8 +206,13 @@ def code_features(text):
 # --- the model ---------------------------------------------------------------------------------
 
 def softmax(logits, temperature=1.0):
-    """p = exp(l / τ) / Σ exp(l / τ) over the last axis, computed stably."""
-    z = logits / temperature
+    """p = exp(l / τ) / Σ exp(l / τ) over the last axis, computed stably (also for a τ so small
+    that l / τ overflows: then (l − max l) / τ, which is 0 at the largest logit)."""
+    temperature = positive_finite(temperature, "temperature")
+    with np.errstate(over="ignore"):  # -inf below the largest logit is what is meant then
+        z = logits / temperature
+        if not np.isfinite(z).all():
+            z = (logits - logits.max(axis=-1, keepdims=True)) / temperature
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
@@ -193,8 +225,14 @@ def cross_entropy_bits(logits, targets):
     """
     p = softmax(logits.astype(np.float64)) if logits.dtype != np.float32 else softmax(logits)
     flat = p.reshape(-1, p.shape[-1])
-    idx = np.asarray(targets).ravel()
-    bits = float(-np.mean(np.log2(flat[np.arange(len(idx)), idx].astype(np.float64))))
+    idx = _ids_in_range(targets, p.shape[-1], "targets").ravel()
+    if len(idx) != len(flat):
+        raise ValueError(f"targets must hold one id per row of logits ({len(flat)}); got {len(idx)}")
+    # the bits from the log-softmax in float64: finite even where p underflows to 0
+    z = logits.reshape(-1, p.shape[-1]).astype(np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    log_p = z[np.arange(len(idx)), idx] - np.log(np.exp(z).sum(axis=-1))
+    bits = float(-np.mean(log_p) / math.log(2.0))
     d = flat.copy()
     d[np.arange(len(idx)), idx] -= 1.0
     d *= 1.0 / (len(idx) * math.log(2.0))  # d(bits)/d(logits) = (p − onehot) / (N ln 2)
@@ -304,9 +342,22 @@ class CharLSTM:
             dh = g["x"]                                    # the layer below's dL/dh
         return bits, grads, new_state
 
+    def _stream(self, ids, what):
+        """ids of one stream: a 1-D integer array in [0, V) (a (T, B) batch, flattened, would
+        run its streams into one another)."""
+        ids = _ids_in_range(ids, self.V)
+        if ids.ndim != 1:
+            raise ValueError(f"{what} reads one stream: ids must be a 1-D array; got shape "
+                             f"{ids.shape}")
+        return ids
+
     def bits(self, ids, *, chunk=1000):
         """Bits per character of predicting ids[1:] from ids[:-1], one stream, state carried."""
-        ids = np.asarray(ids).ravel()
+        chunk = positive_int(chunk, "chunk")
+        ids = self._stream(ids, "bits")
+        if len(ids) < 2:
+            raise ValueError(f"bits needs at least two ids (one to read, one to predict); got "
+                             f"{len(ids)}")
         state, total = None, 0.0
         for s in range(0, len(ids) - 1, chunk):
             x, y = ids[s:s + chunk][:len(ids) - 1 - s], ids[s + 1:s + 1 + chunk]
@@ -320,7 +371,8 @@ class CharLSTM:
 
         Returns a list, one dict per layer, of (T, H) arrays: "f", "i", "c_tilde", "o", "c", "h".
         """
-        ids = np.asarray(ids).ravel()
+        chunk = positive_int(chunk, "chunk")
+        ids = self._stream(ids, "run")
         out = [{k: [] for k in ("f", "i", "c_tilde", "o", "c", "h")} for _ in self.layers]
         state = None
         for s in range(0, len(ids), chunk):
@@ -339,7 +391,11 @@ class CharLSTM:
         n = positive_int(n, "n")
         temperature = positive_finite(temperature, "temperature")
         rng = rng_from(seed)
-        prime = np.asarray(prime_ids, dtype=np.int64).reshape(-1, 1)
+        prime = np.asarray(prime_ids)
+        if prime.dtype.kind not in "iu" or prime.ndim != 1 or prime.size == 0:
+            raise TypeError(f"prime_ids must be a non-empty 1-D array of integer ids; got "
+                            f"{prime.dtype} of shape {prime.shape}")
+        prime = prime.reshape(-1, 1)
         logits, _, state = self.forward(prime)
         last = logits[-1, 0]
         out = np.empty(n, dtype=np.int64)
@@ -353,25 +409,54 @@ class CharLSTM:
     # -- saving --
     def save(self, path, **extra):
         """Write every array of params to an .npz, with `extra` arrays (a history, notes) beside."""
-        clash = set(extra) & set(self.params)
+        clash = set(extra) & {"hidden_sizes", *self.params}
         if clash:
             raise ValueError(f"extra arrays may not reuse the names of parameters: {sorted(clash)}")
-        np.savez_compressed(path, hidden_sizes=np.array(self.hidden_sizes), **self.params, **extra)
+        np.savez_compressed(_npz(path), hidden_sizes=np.array(self.hidden_sizes), **self.params,
+                            **extra)
 
     @classmethod
     def load(cls, path):
-        """(model, the other arrays of the file as a dict)."""
+        """(model, the other arrays of the file as a dict). `path` as given to `save` (numpy adds
+        ".npz" to a name without it; so does `load`, when no file has the name as given).
+        Refused: missing arrays, hidden sizes that are not positive integers, weights that are
+        not float, not finite, of the wrong shape, or too large for the model's dtype."""
+        if isinstance(path, str | os.PathLike) and not os.path.exists(path):
+            path = _npz(path)
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
-        sizes = tuple(int(s) for s in data.pop("hidden_sizes"))
-        V = data["W_y"].shape[0]
-        model = cls(V, sizes, dtype=data["W_y"].dtype)
-        for k, p in model.params.items():
-            a = data.pop(k)
+        where = f"{os.fspath(path)}: " if isinstance(path, str | os.PathLike) else ""
+        raw = data.get("hidden_sizes")
+        if raw is not None:
+            if (raw.dtype.kind not in "iu" or raw.ndim != 1 or raw.size == 0
+                    or (raw <= 0).any()):
+                raise ValueError(f"{where}hidden_sizes must be a 1-D array of positive integers; "
+                                 f"got {raw.tolist()!r}")
+            sizes = tuple(int(s) for s in raw)
+            needed = ["hidden_sizes", *(f"{kind}{k}" for k in range(len(sizes))
+                                        for kind in "Wb"), "W_y", "b_y"]
+        else:
+            needed = ["hidden_sizes", "W_y", "b_y"]
+        missing = [k for k in needed if k not in data]
+        if missing:
+            raise ValueError(f"{where}the file lacks the arrays {missing}; a CharLSTM file holds "
+                             f"hidden_sizes, W0, b0, W1, b1, ..., W_y and b_y (see save)")
+        data.pop("hidden_sizes")
+        W_y = data["W_y"]
+        if W_y.dtype not in (np.float32, np.float64) or W_y.ndim != 2:
+            raise TypeError(f"{where}W_y must be a 2-D float array (float32 or float64); got "
+                            f"dtype {W_y.dtype} of shape {W_y.shape}")
+        V = W_y.shape[0]
+        model = cls(V, sizes, dtype=W_y.dtype)
+        values = {}
+        for k, p in model.params.items():  # every array checked before any is written
+            a = as_float_input(data.pop(k), f"{where}{k}", model.dtype)
             if a.shape != p.shape:
-                raise ValueError(f"{path}: {k} has shape {a.shape}; a model with V={V} and "
+                raise ValueError(f"{where}{k} has shape {a.shape}; a model with V={V} and "
                                  f"hidden_sizes={sizes} needs {p.shape}")
-            p[...] = a
+            values[k] = a
+        for k, p in model.params.items():
+            p[...] = values[k]
         return model, data
 
 
@@ -394,6 +479,26 @@ class CharConfig:
     sample_steps: tuple = ()   # after these steps, draw samples
     temperatures: tuple = (0.5, 1.0)  # ... at these temperatures
     sample_len: int = 300      # characters per sample
+
+    def check(self):
+        """Refuse settings that cannot run or would train wrongly (a learning rate falling to 0
+        or below would stop the run or climb the loss)."""
+        if not isinstance(self.hidden_sizes, tuple | list) or not self.hidden_sizes:
+            raise ValueError(f"hidden_sizes must be a non-empty tuple of positive integers; got "
+                             f"{self.hidden_sizes!r}")
+        for H in self.hidden_sizes:
+            positive_int(H, "every entry of hidden_sizes")
+        for name in ("seq_len", "batch_size", "steps", "decay_steps", "eval_every", "sample_len"):
+            positive_int(getattr(self, name), name)
+        positive_finite(self.lr, "lr")
+        if self.lr_final is not None:
+            positive_finite(self.lr_final, "lr_final")
+        positive_finite(self.clip, "clip")
+        rng_from(self.seed)
+        for tau in self.temperatures:
+            positive_finite(tau, "every temperature")
+        for step in self.sample_steps:
+            positive_int(step, "every entry of sample_steps")
 
 
 @dataclass(frozen=True)
@@ -433,6 +538,8 @@ def chunks(ids, batch_size, seq_len):
     Yields (inputs, targets, new_epoch) forever; inputs and targets are (T, B), targets one
     character ahead. new_epoch is True when the streams restart from their beginnings.
     """
+    batch_size = positive_int(batch_size, "batch_size")
+    seq_len = positive_int(seq_len, "seq_len")
     ids = np.asarray(ids).ravel()
     L = (len(ids) - 1) // batch_size           # characters per stream
     n = L // seq_len                           # chunks per epoch
@@ -461,8 +568,7 @@ def train_char(model, train_ids, val_ids, config=CharConfig(), *, progress=False
     same run. The state is carried across chunks and reset at the start of every epoch.
     progress: a tqdm bar on stderr, for a person watching.
     """
-    positive_int(config.steps, "steps")
-    positive_int(config.eval_every, "eval_every")
+    config.check()
     optimizer = Adam(config.lr)
     params = model.params
     stream = chunks(train_ids, config.batch_size, config.seq_len)

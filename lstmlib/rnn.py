@@ -3,7 +3,7 @@
 It has the same shape of API as `LSTMCell`: `params`, `step`, `forward`, `backward`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from lstmlib.checks import (
     require_shape,
     rng_from,
 )
-from lstmlib.weights import WeightOwner
+from lstmlib.weights import WeightOwner, claim_ticket, freeze_owners, read_only_view
 
 
 def rnn_hidden(z, W_h, b_h):
@@ -34,19 +34,31 @@ class RNNStep:
 
     h: np.ndarray  # new hidden state, (H,) or (B, H)
 
+    def __post_init__(self):
+        object.__setattr__(self, "h", read_only_view(self.h))
+
 
 @dataclass(frozen=True)
 class RNNTrace:
     """A forward pass over T steps; `h` is (T, H) or (T, B, H) as `xs` was given.
 
-    Its arrays are its own (never the caller's) and read-only; `source` records the cell and the
-    versions of its weights (see `Trace`)."""
+    Its arrays are its own (never the caller's) and read-only views of read-only owners;
+    `source` records the cell and the versions of its weights, and `backward` takes only the very
+    object forward() returned (see `Trace`)."""
 
     xs: np.ndarray = field(repr=False)     # (T, B, D)
     h0: np.ndarray = field(repr=False)     # (B, H)
     h_all: np.ndarray = field(repr=False)  # (T, B, H)
     batched: bool = True
     source: tuple = field(default=(None, (None, None)), repr=False, compare=False)
+
+    def __post_init__(self):
+        for name in ("xs", "h0", "h_all"):
+            object.__setattr__(self, name, read_only_view(getattr(self, name)))
+        claim_ticket(self)  # registers the trace with the cell whose forward() made it
+
+    def __reduce__(self):  # a copy is made through __init__: its arrays are read-only too
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
     T = property(lambda self: self.xs.shape[0])
     h = property(lambda self: self.h_all if self.batched else self.h_all[:, 0])
@@ -99,7 +111,7 @@ class RNNCell(WeightOwner):
         self._check_weights()
         h = rnn_hidden(concat(h_prev, x.reshape(B, self.D)), self._W, self._b)
         self._finite_result("step", [("h_t", h)])
-        h.flags.writeable = False
+        freeze_owners(h)
         return RNNStep(h=h if batched else h[0])
 
     def forward(self, xs, h0=None):
@@ -123,8 +135,7 @@ class RNNCell(WeightOwner):
             a += hWh
             h = np.tanh(a, out=a)
         self._finite_result("forward", [("h_T", h_all[-1])])  # a NaN anywhere reaches h_T
-        for a in (xs, h0, h_all):
-            a.flags.writeable = False
+        freeze_owners(xs, h0, h_all)
         return RNNTrace(xs=xs, h0=h0, h_all=h_all, batched=batched, source=source)
 
     def backward(self, trace, dh):

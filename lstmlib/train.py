@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from lstmlib.cell import GATES, LSTMCell
 from lstmlib.checks import (
     NonFiniteError,
     as_float_input,
@@ -24,7 +23,7 @@ from lstmlib.checks import (
     rng_from,
     unit_interval,
 )
-from lstmlib.rnn import RNNCell
+from lstmlib.protocol import check_cell
 
 # --- the equations -------------------------------------------------------------------------
 
@@ -40,14 +39,26 @@ def _pair(y_hat, y):
     """ŷ and y as real arrays of one shape: (B, 1) against (B,) would broadcast to (B, B)."""
     y_hat, y = as_real_array(y_hat, "y_hat"), as_real_array(y, "y")
     require_same_shape(y_hat, y, "y_hat", "y")
+    if y.size == 0:  # the mean of nothing is NaN
+        raise ValueError(f"y_hat and y must hold at least one value; got shape {y.shape}")
     return y_hat, y
 
 
 def mse_loss(y_hat, y):
-    """Mean squared error: L = (1/N) Σ (ŷ − y)², N the number of entries.  (B, 1), (B, 1) -> float"""
+    """Mean squared error: L = (1/N) Σ (ŷ − y)², N the number of entries.  (B, 1), (B, 1) -> float
+
+    inf only when the mean itself exceeds the float64 range (which `train` reports): squares or
+    their sum that overflow the inputs' dtype are summed again in float64, scaled.
+    """
     y_hat, y = _pair(y_hat, y)
-    with np.errstate(over="ignore"):  # an overflow becomes inf, which `train` reports
-        return float(np.mean((y_hat - y) ** 2))
+    with np.errstate(over="ignore"):
+        loss = float(np.mean((y_hat - y) ** 2))
+    if math.isfinite(loss) or not (np.isfinite(y_hat).all() and np.isfinite(y).all()):
+        return loss
+    d = np.asarray(y_hat, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    m = float(np.max(np.abs(d)))  # L = m² · mean((d/m)²), every |d/m| <= 1
+    u = d / m
+    return (m * float(np.mean(u * u))) * m  # a Python float: inf when L exceeds the range
 
 
 def mse_grad(y_hat, y):
@@ -92,35 +103,57 @@ def clip_grad_norm(grads, max_norm):
     """
     max_norm = positive_finite(max_norm, "max_norm")
     m, s = _norm_parts(grads)
+    # the smallest normal number of the narrowest float among the gradients: a clipped gradient
+    # of a smaller norm would underflow to zero or to subnormals that keep few digits
+    dtypes = [np.asarray(g).dtype for g in grads.values()]
+    narrow = min((d if d.kind == "f" else np.dtype(np.float64) for d in dtypes),
+                 key=lambda d: np.finfo(d).tiny, default=np.dtype(np.float64))
+    tiny = float(np.finfo(narrow).tiny)
+    if max_norm < tiny:
+        raise ValueError(f"max_norm = {max_norm!r} is below the smallest normal {narrow.name} "
+                         f"({tiny:.6g}): the clipped gradients would underflow; use a larger "
+                         f"max_norm")
     with np.errstate(over="ignore"):
         norm = float(np.float64(m) * np.sqrt(s))
     if norm <= max_norm:  # also the zero gradient
         return {k: g * 1.0 for k, g in grads.items()}, norm
     # max_norm / (m √s), in two divisions: finite and non-zero even when m √s overflows
     scale = (max_norm / m) / math.sqrt(s)
-    return {k: g * scale for k, g in grads.items()}, norm
+    if scale >= tiny:
+        return {k: g * scale for k, g in grads.items()}, norm
+    # the scale itself underflows (huge gradients, a small max_norm): g/m <= 1 first
+    scale = max_norm / math.sqrt(s)
+    return {k: (g / m) * scale for k, g in grads.items()}, norm
 
 
 def fraction_within(y_hat, y, tol):
-    """Share of sequences whose absolute error |ŷ − y| is below `tol`.  (B, 1), (B, 1) -> float"""
+    """Share of sequences whose absolute error |ŷ − y| is below `tol`.  (B, 1), (B, 1) -> float
+
+    NaN or inf in ŷ or y is refused (a NaN would count silently as a miss)."""
     y_hat, y = _pair(y_hat, y)
     tol = positive_finite(tol, "tol")
+    for name, a in (("y_hat", y_hat), ("y", y)):
+        at = first_non_finite(a)
+        if at is not None:
+            raise NonFiniteError(f"{name} must be finite; found {a[at]} at index {at}")
     return float(np.mean(np.abs(y_hat - y) < tol))
 
 
 # --- the model -------------------------------------------------------------------------------
 
 class Regressor:
-    """A recurrent cell (LSTMCell or RNNCell) with a linear readout on its last hidden state.
+    """A recurrent cell with a linear readout on its last hidden state.
 
-    `params` holds the cell's fused W and b (views: updating them updates the cell) and the
-    readout's W_y (1, H), drawn from U(-1/√H, 1/√H), and b_y (1,), zero.
+    The cell is any cell that follows lstmlib.protocol.Cell (LSTMCell and its variants, RNNCell,
+    ...). `params` holds the cell's own `params` under the book's names (views: updating them
+    updates the cell) and the readout's W_y (1, H), drawn from U(-1/√H, 1/√H), and b_y (1,), zero.
     """
 
     def __init__(self, cell, *, seed=0):
-        if not isinstance(cell, LSTMCell | RNNCell):
-            raise TypeError(f"cell must be an LSTMCell or RNNCell; got {type(cell).__name__}")
-        self.cell = cell
+        self.cell = check_cell(cell)
+        clash = {"W_y", "b_y"} & set(cell.params)
+        if clash:
+            raise ValueError(f"the cell's params may not use the readout's names {sorted(clash)}")
         k = 1.0 / math.sqrt(cell.H)
         self.W_y = rng_from(seed).uniform(-k, k, size=(1, cell.H)).astype(cell.dtype)
         self.b_y = np.zeros(1, dtype=cell.dtype)
@@ -130,7 +163,7 @@ class Regressor:
 
     @property
     def params(self):
-        return {"W": self.cell.W, "b": self.cell.b, "W_y": self.W_y, "b_y": self.b_y}
+        return {**self.cell.params, "W_y": self.W_y, "b_y": self.b_y}
 
     @property
     def n_params(self):
@@ -174,13 +207,19 @@ class Regressor:
             dy = mse_grad(y_hat, y)            # (B, 1)
             dh = np.zeros_like(trace.h_all)    # (T, B, H): the loss sees h_T only
             dh[-1] = dy @ self.W_y
-        g = self.cell.backward(trace, dh)
-        if isinstance(self.cell, LSTMCell):
-            dW = np.concatenate([g[f"W_{k}"] for k in GATES])  # (4H, H+D), the fused layout
-            db = np.concatenate([g[f"b_{k}"] for k in GATES])
-        else:
-            dW, db = g["W_h"], g["b_h"]
-        return loss, {"W": dW, "b": db, "W_y": dy.T @ h_T, "b_y": dy.sum(axis=0)}
+        grads = self._cell_grads(self.cell.backward(trace, dh))  # the cell's own names
+        grads["W_y"], grads["b_y"] = dy.T @ h_T, dy.sum(axis=0)
+        return loss, grads
+
+    def _cell_grads(self, g):
+        """The gradient of every array of the cell's `params`, in that order, from what its
+        `backward` returned; a name it left out is a TypeError."""
+        names = list(self.cell.params)
+        gone = [k for k in names if k not in g]
+        if gone:
+            raise TypeError(f"{type(self.cell).__name__}.backward returned no gradient for "
+                            f"{', '.join(gone)} (it must return every name of its params)")
+        return {k: g[k] for k in names}
 
 
 # --- optimizers ------------------------------------------------------------------------------
@@ -191,7 +230,14 @@ class TrainingDiverged(FloatingPointError):
 
 
 def _commit(params, new, name):
-    """Write every new value into its parameter, or none of them if one is not finite."""
+    """Write every new value into its parameter, or none of them if one is not finite (in the
+    parameter's own dtype: a float64 update may overflow a float32 parameter)."""
+    with np.errstate(over="ignore"):
+        new = {k: np.asarray(v).astype(params[k].dtype, copy=False) for k, v in new.items()}
+    for k, v in new.items():
+        if v.shape != params[k].shape:
+            raise ValueError(f"the {name} update of {k} has shape {v.shape}; the parameter has "
+                             f"shape {params[k].shape}. The parameters were not changed")
     for k, v in new.items():
         at = first_non_finite(v)
         if at is not None:
@@ -204,9 +250,19 @@ def _commit(params, new, name):
 
 
 def _grads_for(params, grads):
-    """The gradient of every parameter, finite and of its parameter's shape."""
+    """The gradient of every parameter, finite and of its parameter's shape; every parameter a
+    writable float array (checked before anything is written: a step updates all or none)."""
     out = {}
     for k, p in params.items():
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"parameter {k!r} must be a numpy array, updated in place; got "
+                            f"{type(p).__name__}")
+        if p.dtype.kind != "f":
+            raise TypeError(f"parameter {k!r} must be a float array (float32 or float64); got "
+                            f"dtype {p.dtype} (an update written into it would be truncated)")
+        if not p.flags.writeable:
+            raise ValueError(f"parameter {k!r} is read-only: the optimizer updates every "
+                             f"parameter in place; nothing was changed")
         if k not in grads:
             raise KeyError(f"no gradient for parameter {k!r}; got gradients for {sorted(grads)}")
         g = as_real_array(grads[k], f"gradient {k}")
@@ -217,6 +273,14 @@ def _grads_for(params, grads):
         if at is not None:
             raise NonFiniteError(f"gradient {k} must be finite; found {g[at]} at index {at}")
         out[k] = g
+    names = list(params)
+    for a, k in enumerate(names):  # a view of another parameter would be updated twice
+        for j in names[a + 1:]:
+            p, q = params[k], params[j]
+            if np.may_share_memory(p, q) and np.shares_memory(p, q):
+                raise ValueError(f"parameters {k!r} and {j!r} share memory: one update would be "
+                                 f"written over the other. Give each array once; nothing was "
+                                 f"changed")
     return out
 
 
@@ -258,6 +322,16 @@ class Adam:
         """Update every array of `params` in place with its gradient in `grads`; raises
         TrainingDiverged, changing nothing (not even m, v or t), if an update is not finite."""
         grads = _grads_for(params, grads)
+        for k, p in params.items():  # eps = 0 would divide 0 by 0 where v = 0
+            if k in self.m and self.m[k].shape != p.shape:  # m, v would broadcast
+                raise ValueError(
+                    f"Adam's running means for parameter {k!r} have shape {self.m[k].shape}; the "
+                    f"parameter now has shape {p.shape}. Use one Adam per set of parameters; "
+                    f"nothing was changed")
+            if p.dtype.type(self.eps) == 0:
+                raise ValueError(
+                    f"Adam's eps = {self.eps!r} rounds to 0 in {p.dtype.name} (the dtype of "
+                    f"parameter {k!r}); use an eps of at least {np.finfo(p.dtype).tiny:.3g}")
         t = self.t + 1
         c1 = 1.0 - self.beta1 ** t
         c2 = 1.0 - self.beta2 ** t
@@ -342,15 +416,22 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     sample(batch_size, *, seed) -> (xs (T, B, D), y (B, 1)), e.g. partial(adding_problem, 50);
     it receives one Generator seeded with `config.seed`, so a run is reproducible.
     test: (xs_test, y_test), evaluated every `config.eval_every` steps by the MSE and, if given,
-    by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)).
+    by metric(y_hat, y) -> float (e.g. partial(fraction_within, tol=0.08)); the loop scores its own
+    read-only copy of it.
     Raises TrainingDiverged if any value met inside the loop (a loss, a gradient, an update, a
     hidden state, a test prediction) is NaN or infinite, leaving the parameters as they were
-    before the step that produced it. Bad data from `sample` or `test` is a ValueError.
+    before the step that produced it. Bad data from `sample` or `test` is a ValueError, and so
+    is a batch from `sample` of another size than config.batch_size, or a metric that returns
+    NaN or inf (the predictions it scores are finite: the metric is at fault).
     """
     config.check()
     optimizer = config.make_optimizer()
     xs_test, y_test = test
     xs_test, y_test = model._check(xs_test, y_test)
+    # the loop's own read-only copies: every evaluation scores the same test set, whatever the
+    # caller (or a metric working in place) does to its arrays meanwhile
+    xs_test, y_test = np.array(xs_test, copy=True), np.array(y_test, copy=True)
+    xs_test.flags.writeable = y_test.flags.writeable = False
     rng = rng_from(config.seed)
     params = model.params
     losses, eval_step, test_mse, test_metric = [], [], [], []
@@ -369,7 +450,16 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
         eval_step.append(step)
         test_mse.append(mse)
         if metric is not None:
-            test_metric.append(metric(y_hat, y_test))
+            value = metric(y_hat, y_test)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"metric(y_hat, y) must return a real number; got {value!r} at "
+                                f"step {step}") from None
+            if not math.isfinite(value):  # the predictions are finite: the metric is at fault
+                raise ValueError(f"metric(y_hat, y) returned {value} at step {step}; a metric "
+                                 f"must return a finite number")
+            test_metric.append(value)
 
     def diverged(what, step, loss="not computed"):
         return TrainingDiverged(
@@ -382,6 +472,10 @@ def train(model, sample, test, config=TrainConfig(), *, metric=None):
     for step in tqdm(range(1, config.steps + 1), disable=not config.progress, desc="training",
                      unit="step"):
         xs, y = model._check(*sample(config.batch_size, seed=rng))  # bad data: a ValueError
+        if xs.shape[1] != config.batch_size:  # History counts batch_size sequences per step
+            raise ValueError(f"sample({config.batch_size}, seed=...) returned a batch of "
+                             f"{xs.shape[1]} sequences at step {step}; expected "
+                             f"{config.batch_size} (config.batch_size)")
         try:
             loss, grads = model.loss_and_grads(xs, y)
         except NonFiniteError as exc:  # a hidden state, dh or a gradient overflowed

@@ -5,12 +5,16 @@ as `Tracked` views: ordinary numpy arrays in every way a reader notices, except 
 through them (item assignment, in-place operators, ufuncs with `out=`, `np.copyto`, `fill`, ...)
 adds one to a version counter of the array they view. A `Trace` records the versions it was made
 with, so `backward` can refuse a trace whose weights have changed since, and the fused forward
-path can keep a prepared copy of the weights until they change.
+path can keep a prepared copy of the weights until they change. A cell also keeps a register of
+the traces its `forward` made (weak references): `backward` takes only those very objects, never
+a copy (copy.deepcopy, pickle) or an edited version (dataclasses.replace) of one.
 
 Not seen: writes through a plain view made without lstmlib (`np.asarray(cell.W)`,
 `cell.W.view(np.ndarray)`, `torch.from_numpy(cell.W)`, a buffer or ctypes pointer). After such a
 write, call `cell.weights_changed()`.
 """
+
+import weakref
 
 import numpy as np
 
@@ -176,6 +180,63 @@ def _equal(a, b, rows=64):
     return all(np.array_equal(a[k:k + rows], b[k:k + rows]) for k in range(0, a.shape[0], rows))
 
 
+def read_only_view(a):
+    """`a` as a read-only view of a read-only owner. numpy lets anyone set WRITEABLE back to True
+    on an array that owns its memory, but refuses it on a view whose owner is read-only: so a
+    trace hands out views only. An array whose owner is still writable (someone else may write
+    into it) or whose memory belongs to another object (a buffer) is copied first."""
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    base = a.base
+    if base is None:
+        if a.flags.writeable:  # the caller's own array: the trace keeps a copy
+            a = a.copy()
+            a.flags.writeable = False
+        return a.view()
+    if type(base) is np.ndarray and base.base is None and not base.flags.writeable:
+        if a.flags.writeable:
+            a.flags.writeable = False
+        return a
+    a = a.copy()  # a view of a writable array, or of another object's memory
+    a.flags.writeable = False
+    return a.view()
+
+
+def freeze_owners(*arrays):
+    """Make the memory of each array (its owner, and the array) read-only: for arrays that a
+    trace or a step is about to take as its own (see `read_only_view`)."""
+    for a in arrays:
+        if isinstance(a.base, np.ndarray):
+            a.base.flags.writeable = False
+        a.flags.writeable = False
+
+
+class _Ticket:
+    """Handed to the trace that `forward` is about to make: the trace's `__post_init__` claims it
+    once, which enters that very object in the cell's register of its traces. A copy of a ticket
+    (deepcopy, pickle) is void, and `dataclasses.replace` reuses one already claimed."""
+
+    __slots__ = ("_made",)
+
+    def __init__(self, made=None):
+        self._made = made
+
+    def claim(self, trace):
+        made, self._made = self._made, None
+        if made is not None:
+            made[id(trace)] = trace
+
+    def __reduce__(self):
+        return (_Ticket, ())
+
+
+def claim_ticket(trace):
+    """Called by a trace as it is made: registers it with the cell whose forward made it."""
+    source = trace.source
+    if isinstance(source, tuple) and len(source) == 3 and isinstance(source[2], _Ticket):
+        source[2].claim(trace)
+
+
 class WeightOwner:
     """What LSTMCell and RNNCell share: their weights W and b, handed out as Tracked views, the
     versions of both, and the checks that a trace came from this cell and these weights."""
@@ -184,8 +245,20 @@ class WeightOwner:
         self._W, self._b = W, b                  # plain arrays, never reallocated
         self._W_version, self._b_version = Version(), Version()
         self._token = object()                   # who made a trace (deepcopy makes a new one)
+        self._made = weakref.WeakValueDictionary()  # id -> every live trace forward() made
         self._checked = None                     # the versions last found finite
         self._seen = None                        # (versions, copy of W, copy of b) last seen
+
+    def __getstate__(self):
+        """A copy (deepcopy, pickle) of the cell starts with no traces: a copied trace is not a
+        trace this object's forward() made, so its backward refuses it."""
+        state = self.__dict__.copy()
+        state.pop("_made", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._made = weakref.WeakValueDictionary()
 
     @property
     def W(self):
@@ -248,9 +321,9 @@ class WeightOwner:
 
     def _source(self):
         """What a trace records about the weights it was made with (after catching writes the
-        views could not see)."""
+        views could not see), and the ticket that registers the trace (see `_Ticket`)."""
         self._sync()
-        return (self._token, self._versions())
+        return (self._token, self._versions(), _Ticket(self._made))
 
     def _check_weights(self):
         """Refuse NaN or infinite weights (once per change of the weights)."""
@@ -269,13 +342,24 @@ class WeightOwner:
         return ""
 
     def _check_source(self, trace):
-        """Refuse a trace from another cell, or one made before the weights last changed."""
+        """Refuse a trace from another cell, a copy or an edited version of a trace (only the very
+        object forward() returned, in this process, is taken), or a trace made before the weights
+        last changed."""
         self._sync()
-        token, (W_then, b_then) = trace.source
-        if token is not self._token:
+        source = trace.source
+        ok = (isinstance(source, tuple) and len(source) == 3 and isinstance(source[1], tuple)
+              and len(source[1]) == 2)
+        if not ok or source[0] is not self._token:
             raise ValueError(
                 f"this trace was made by another cell's forward(); backward needs the trace of "
                 f"this {type(self).__name__}'s own forward pass")
+        if self._made.get(id(trace)) is not trace:
+            raise ValueError(
+                f"this trace was not made by this {type(self).__name__}'s forward(): it is a copy "
+                f"(copy.deepcopy, pickle) or an edited version (dataclasses.replace) of one. "
+                f"backward takes only the very trace forward() returned, whose arrays nobody "
+                f"could change; run forward() again")
+        W_then, b_then = source[1]
         changed = [f"{name} (version {then} at forward(), {now} now)"
                    for name, then, now in (("W", W_then, self._W_version.n),
                                            ("b", b_then, self._b_version.n)) if then != now]

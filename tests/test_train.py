@@ -1,3 +1,4 @@
+import re
 from functools import partial
 
 import numpy as np
@@ -53,18 +54,36 @@ def test_loss_and_grads_match_finite_differences(kind):
             assert grads[name][idx] == pytest.approx((up - down) / (2 * eps), abs=1e-7), (name, idx)
 
 
-def test_lstm_grads_use_the_fused_gate_order():
-    model = _model("lstm")
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_params_and_grads_use_the_cells_book_names(kind):
+    model = _model(kind)
     xs, y = adding_problem(5, 3, seed=2)
     trace = model.cell.forward(xs)
     dh = np.zeros_like(trace.h_all)
     dh[-1] = 2 * (trace.h_all[-1] @ model.W_y.T + model.b_y - y) / y.size @ model.W_y
-    by_gate = model.cell.backward(trace, dh)
+    by_name = model.cell.backward(trace, dh)
     _, grads = model.loss_and_grads(xs, y)
-    H = model.cell.H
-    for k, g in enumerate("fico"):
-        np.testing.assert_array_equal(grads["W"][k * H:(k + 1) * H], by_gate[f"W_{g}"])
-        np.testing.assert_array_equal(grads["b"][k * H:(k + 1) * H], by_gate[f"b_{g}"])
+    names = ["W_f", "b_f", "W_i", "b_i", "W_c", "b_c", "W_o", "b_o"] if kind == "lstm" else ["W_h", "b_h"]
+    assert list(model.params) == list(grads) == [*names, "W_y", "b_y"]
+    for k in names:
+        np.testing.assert_array_equal(grads[k], by_name[k])
+        assert np.shares_memory(model.params[k], model.cell.W if k[0] == "W" else model.cell.b)
+    assert model.n_params == model.cell.n_params + model.cell.H + 1
+
+
+def test_splitting_the_fused_weights_changes_no_update():
+    # The optimizers are elementwise: an Adam step on W_f..b_o is the step on the fused W and b.
+    model = _model("lstm", H=4)
+    xs, y = adding_problem(6, 5, seed=3)
+    _, grads = model.loss_and_grads(xs, y)
+    fused = {"W": model.cell.W.copy(), "b": model.cell.b.copy()}
+    fused_grads = {"W": np.concatenate([grads[f"W_{g}"] for g in "fico"]),
+                   "b": np.concatenate([grads[f"b_{g}"] for g in "fico"])}
+    cell_params = {k: p for k, p in model.params.items() if k not in ("W_y", "b_y")}
+    Adam(0.01).step(cell_params, {k: grads[k] for k in cell_params})
+    Adam(0.01).step(fused, fused_grads)
+    np.testing.assert_array_equal(model.cell.W, fused["W"])
+    np.testing.assert_array_equal(model.cell.b, fused["b"])
 
 
 def test_fraction_within():
@@ -255,8 +274,11 @@ def test_target_mse_stops_early():
     assert h.test_mse[-1] < 0.05 <= h.test_mse[:-1].min()
 
 
-def test_regressor_rejects_other_cells():
-    with pytest.raises(TypeError, match="LSTMCell or RNNCell"):
+def test_regressor_rejects_what_is_not_a_cell():
+    message = ("cell must follow lstmlib.protocol.Cell (D, H, dtype, params, n_params, step, "
+               "forward, backward); object lacks D, H, dtype, params, n_params, step, forward, "
+               "backward")
+    with pytest.raises(TypeError, match=re.escape(message)):
         Regressor(object())
 
 
@@ -270,7 +292,7 @@ def test_nan_loss_or_gradient_stops_the_loop(bad, monkeypatch):
         loss, grads = real(xs, y)
         if bad == "loss":
             return float("nan"), grads
-        grads["W"][0, 0] = np.nan
+        grads["W_f"][0, 0] = np.nan
         return loss, grads
 
     monkeypatch.setattr(model, "loss_and_grads", poisoned)
