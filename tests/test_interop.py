@@ -1,9 +1,12 @@
 """lstmlib's LSTM weights in torch.nn.LSTM's layout: torch itself is the oracle (float64)."""
 
+import re
+
 import numpy as np
 import pytest
 
 from lstmlib import LSTMCell
+from lstmlib.cell import VARIANTS
 from lstmlib.interop import TORCH_KEYS, from_torch_lstm, to_torch_lstm, torch_lstm_forward
 
 torch = pytest.importorskip("torch")
@@ -77,6 +80,14 @@ def test_the_mapping_round_trips_and_copies(rng):
     # the state_dict is a copy: writing into it leaves the cell alone
     state["weight_ih_l0"][:] = 0.0
     assert np.array_equal(from_torch_lstm(to_torch_lstm(cell))["W_f"], cell.params["W_f"])
+
+
+@pytest.mark.parametrize("name", [n for n in VARIANTS if n != "vanilla"])
+def test_every_variant_is_refused_by_name(name):
+    # "no input activation" and "no output activation" keep the plain cell's params: only
+    # their options tell them apart
+    with pytest.raises(ValueError, match=f"and options {re.escape(str(VARIANTS[name]))}"):
+        to_torch_lstm(LSTMCell(2, 3, **VARIANTS[name]))
 
 
 def test_bad_input_is_named():

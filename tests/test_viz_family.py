@@ -9,6 +9,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.patches import Circle, FancyBboxPatch  # noqa: E402
 
+from lstmlib.cell import VARIANTS  # noqa: E402
 from lstmlib.viz import (  # noqa: E402
     COLORS,
     COLUMN_WIDTH,
@@ -62,6 +63,10 @@ def layer_edge(ax, x, y):
         if isinstance(p, Circle) and abs(p.center[0] - x) < 0.05 and abs(p.center[1] - y) < 0.05:
             return to_hex(p.get_edgecolor())
     raise AssertionError(f"nothing drawn at {(x, y)}")
+
+
+def test_every_variant_of_the_cell_has_its_diagram():
+    assert list(VARIANT_CHANGES) == list(VARIANTS)
 
 
 @pytest.mark.parametrize("name", NAMES)
