@@ -14,6 +14,7 @@ from lstmlib.cell import (
     input_gate,
     output_gate,
 )
+from lstmlib.gru import GRUCell as GRUCell  # re-exported (the alias marks it so)
 from lstmlib.protocol import Cell
 from lstmlib.rnn import RNNCell, RNNStep, RNNTrace, rnn_hidden
 

@@ -19,6 +19,7 @@ CELLS = {
     **{f"LSTMCell {name}": ("lstmlib.cell.LSTMCell", options)
        for name, options in VARIANTS.items() if options},
     "RNNCell": ("lstmlib.rnn.RNNCell", {}),
+    "GRUCell": ("lstmlib.gru.GRUCell", {}),
 }
 
 D, H, B, T = 2, 3, 4, 5
