@@ -177,8 +177,9 @@ def training_section(res):
         lines += ["", "### The same training with lstmlib and with torch", "",
                   f"{st['steps']} Adam steps (lr {st['lr']}, clipping at {st['clip']}) on batches of "
                   f"{st['batch_size']} sequences of the adding problem with T = {st['T']}, for the "
-                  "training chapter's two models, in float64 with the same initial weights and the "
-                  "same batches (torch's second bias b_hh held at 0, so both train the same model). "
+                  "training chapter's two models and a GRU of about the LSTM's size, in float64 "
+                  "with the same initial weights and the same batches (torch's second bias b_hh "
+                  "held at 0, the GRU's b_hn apart, so both train the same model). "
                   f"Timed as above: {st['repeats']} alternating blocks per implementation, idle "
                   "thread pools between them. The losses of the two runs agree step by step to the "
                   "difference shown (torch's clipping adds 10⁻⁶ to the norm).", "",

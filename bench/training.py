@@ -75,7 +75,8 @@ class SideBySide:
     lr: float = 0.02
     clip: float = 1.0
     steps: int = 200
-    models: tuple = (("lstm", 8), ("rnn", 17))  # (kind, H) as in the training chapter
+    # (kind, H): the training chapter's LSTM and RNN, and a GRU of about the LSTM's size
+    models: tuple = (("lstm", 8), ("rnn", 17), ("gru", 9))
     repeats: int = 3                              # blocks per implementation, alternating
     seed: int = 0
 
@@ -86,8 +87,9 @@ def _batches(setup):
 
 
 def _lstmlib_run(kind, H, setup, batches):
-    cell = (lstmlib.LSTMCell(2, H, seed=setup.seed, forget_bias=1.0) if kind == "lstm"
-            else lstmlib.RNNCell(2, H, seed=setup.seed))
+    cell = {"lstm": lambda: lstmlib.LSTMCell(2, H, seed=setup.seed, forget_bias=1.0),
+            "rnn": lambda: lstmlib.RNNCell(2, H, seed=setup.seed),
+            "gru": lambda: lstmlib.GRUCell(2, H, seed=setup.seed)}[kind]()
     model = train.Regressor(cell, seed=setup.seed)
     init = {k: v.copy() for k, v in model.params.items()}
     # the cell's fused weights and the readout, as torch gets them
@@ -111,22 +113,30 @@ def _lstmlib_run(kind, H, setup, batches):
 def _torch_run(kind, H, setup, batches, init):
     import torch
 
-    rnn = (torch.nn.LSTM(2, H) if kind == "lstm" else torch.nn.RNN(2, H)).double()
+    rnn = {"lstm": torch.nn.LSTM, "rnn": torch.nn.RNN, "gru": torch.nn.GRU}[kind](2, H).double()
     head = torch.nn.Linear(H, 1).double()
     W, b = init["W"], init["b"]
-    rows = (np.concatenate([np.arange(k * H, (k + 1) * H) for k in (1, 0, 2, 3)])  # i, f, g, o
-            if kind == "lstm" else np.arange(H))
+    rows = {"lstm": np.concatenate([np.arange(k * H, (k + 1) * H) for k in (1, 0, 2, 3)]),  # i,f,g,o
+            "rnn": np.arange(H), "gru": np.arange(3 * H)}[kind]                         # r, z, n
+    hh = np.zeros(len(rows))
+    if kind == "gru":  # torch's b_hn is ours; its b_hr, b_hz are held at 0 (ours is their sum)
+        hh[2 * H:] = b[3 * H:]
     data = [(torch.from_numpy(xs), torch.from_numpy(y)) for xs, y in batches]
     # torch's cells add a second bias b_hh; held at 0 it is the same model as lstmlib's
-    rnn.bias_hh_l0.requires_grad_(False)
     params = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, *head.parameters()]
+    if kind == "gru":  # ... except the GRU's b_hn, which trains as ours does
+        keep = torch.from_numpy((np.arange(3 * H) >= 2 * H).astype(np.float64))
+        rnn.bias_hh_l0.register_hook(lambda g: g * keep)
+        params.append(rnn.bias_hh_l0)
+    else:
+        rnn.bias_hh_l0.requires_grad_(False)
 
     def run():
         with torch.no_grad():
             rnn.weight_hh_l0.copy_(torch.from_numpy(W[rows, :H]))
             rnn.weight_ih_l0.copy_(torch.from_numpy(W[rows, H:]))
             rnn.bias_ih_l0.copy_(torch.from_numpy(b[rows]))
-            rnn.bias_hh_l0.zero_()
+            rnn.bias_hh_l0.copy_(torch.from_numpy(hh))
             head.weight.copy_(torch.from_numpy(init["W_y"]))
             head.bias.copy_(torch.from_numpy(init["b_y"]))
         opt = torch.optim.Adam(params, lr=setup.lr)

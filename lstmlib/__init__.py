@@ -6,7 +6,9 @@ from lstmlib.cell import (
     VARIANTS,
     LSTMCell,
     Step,
+    StepGrads,
     Trace,
+    backward_step,
     candidate,
     cell_state,
     forget_gate,
@@ -14,13 +16,14 @@ from lstmlib.cell import (
     input_gate,
     output_gate,
 )
-from lstmlib.gru import GRUCell as GRUCell  # re-exported (the alias marks it so)
+from lstmlib.gru import GRUCell
 from lstmlib.protocol import Cell
 from lstmlib.rnn import RNNCell, RNNStep, RNNTrace, rnn_hidden
 
 __all__ = [
-    "GATES", "VARIANTS", "Cell", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step", "Trace",
-    "candidate", "cell_state", "concat", "forget_gate", "gate", "hidden_state", "input_gate", "output_gate",
+    "GATES", "VARIANTS", "Cell", "GRUCell", "LSTMCell", "RNNCell", "RNNStep", "RNNTrace", "Step",
+    "StepGrads", "Trace", "backward_step", "candidate", "cell_state", "concat", "forget_gate",
+    "gate", "hidden_state", "input_gate", "output_gate",
     "pointwise_add", "pointwise_mul", "rnn_hidden", "sigmoid", "tanh",
 ]
 __version__ = "0.1.0"

@@ -18,10 +18,12 @@ import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
     finite_real,
+    first_non_finite,
     float_dtype,
     index,
     positive_int,
@@ -110,6 +112,158 @@ def hidden_state(o, c):
     """
     c_prime = tanh(c)
     return c_prime, o * c_prime
+
+
+# --- one step backwards, as written in the book ---------------------------------------------
+# d<name> is ∂L/∂<name>, the gradient of the loss L; a^f_t = W_f · z + b_f is a gate's
+# pre-activation (likewise a^i_t, a^c_t, a^o_t). The chapter "Backprop, gate by gate" shows each
+# group of lines below next to its equation (B1)-(B9); the markers <Bk> ... </Bk> delimit them.
+
+@dataclass(frozen=True)
+class StepGrads:
+    """One timestep of backpropagation: the gradient of the loss with respect to every quantity
+    of the step, named as in the book; each (H,) or (B, H) unless said, read-only."""
+
+    dh: np.ndarray        # dh_t: all that reaches h_t (the loss at t and step t+1)
+    dc_next: np.ndarray   # what step t+1 sent along the cell-state line, dc_{t+1} ⊗ f_{t+1}
+    do: np.ndarray        # do_t                                                   (B1)
+    dc: np.ndarray        # dc_t: all that reaches c_t (step t+1 and h_t)          (B2)
+    dc_tilde: np.ndarray  # dc̃_t                                                   (B3)
+    di: np.ndarray        # di_t                                                   (B3)
+    df: np.ndarray        # df_t                                                   (B4)
+    da_f: np.ndarray      # on the pre-activations a^f_t, a^i_t, a^c_t, a^o_t      (B5)
+    da_i: np.ndarray
+    da_c: np.ndarray
+    da_o: np.ndarray
+    dparams: dict         # this step's share of dW_f ... db_o, keys as `params`   (B6)
+    dz: np.ndarray        # on z = [h_{t-1}, x_t], (H+D,) or (B, H+D)              (B7)
+    dh_prev: np.ndarray   # dh_{t-1}: what step t-1 receives on h                  (B8)
+    dx: np.ndarray        # dx_t, (D,) or (B, D)                                   (B8)
+    dc_prev: np.ndarray   # dc_{t-1}: what step t-1 receives on c                  (B9)
+
+
+@np.errstate(over="ignore", invalid="ignore")  # an overflow is reported below, by name
+def backward_step(step, c_prev, h_prev, x, dh, dc_next, params, *, pinned=()):
+    """One timestep of backpropagation through time, one line per derivative: (B1)-(B9).
+
+    step: the `Step` of time t (from `LSTMCell.step` or `Trace.at`); c_prev, h_prev, x: what that
+    step started from and read, (H,), (H,), (D,), or batched (B, ·); params: the cell's `params`.
+    dh: dh_t, all that reaches h_t (the loss's gradient at h_t plus the dh_{t-1} of step t+1);
+    dc_next: what step t+1 sends back along the cell-state line, dc_{t+1} ⊗ f_{t+1} (its
+    dc_{t-1}; zeros, or a gradient on c_T, at the last step). Both shaped like `step.h`.
+    pinned: the gates ("f", "i", "o") that the step set by hand: they pass no gradient to their
+    weights, as in `LSTMCell.backward`. The step is checked against the inputs and weights
+    given (its gates and c_t recomputed): a step made from others is refused by name.
+    Returns `StepGrads`; its dh_prev and dc_prev are what step t-1 receives.
+    """
+    s, c_prev, h_prev, x, dh, dc_next, p, one = _backward_inputs(step, c_prev, h_prev, x, dh,
+                                                                 dc_next, params, pinned)
+    H = s.h.shape[-1]
+    z = concat(h_prev, x)  # [h_{t-1}, x_t], (B, H+D)
+    # the lines between the markers are short: the chapter shows them in the page's column
+    # <B1>
+    do = dh * s.c_prime  # h_t = o_t ⊗ c'_t
+    # </B1>
+    # <B2>
+    # c'_t = tanh(c_t), and tanh' = 1 - tanh²
+    dc = dc_next + dh * s.o * (1 - s.c_prime ** 2)
+    # </B2>
+    # <B3>
+    dc_tilde = dc * s.i  # c_t = F_t + i_t ⊗ c̃_t
+    di = dc * s.c_tilde
+    # </B3>
+    # <B4>
+    df = dc * c_prev  # c_t = c_{t-1} ⊗ f_t + I_t
+    # </B4>
+    # <B5>
+    da_f = df * s.f * (1 - s.f)  # f_t = σ(a^f_t): σ' = σ (1 - σ)
+    da_i = di * s.i * (1 - s.i)  # i_t = σ(a^i_t)
+    da_c = dc_tilde * (1 - s.c_tilde ** 2)  # c̃_t = tanh(a^c_t)
+    da_o = do * s.o * (1 - s.o)  # o_t = σ(a^o_t)
+    # </B5>
+    # a gate set by hand does not depend on its weights: nothing reaches them through it
+    da_f, da_i, da_o = (np.zeros_like(da) if g in pinned else da
+                        for g, da in (("f", da_f), ("i", da_i), ("o", da_o)))
+    # <B6>
+    # a^f_t = W_f · z + b_f, and so on; z = [h_{t-1}, x_t]
+    dW_f, db_f = da_f.T @ z, da_f.sum(axis=0)
+    dW_i, db_i = da_i.T @ z, da_i.sum(axis=0)
+    dW_c, db_c = da_c.T @ z, da_c.sum(axis=0)
+    dW_o, db_o = da_o.T @ z, da_o.sum(axis=0)
+    # </B6>
+    # <B7>
+    dz = (da_f @ p["W_f"] + da_i @ p["W_i"]
+          + da_c @ p["W_c"] + da_o @ p["W_o"])
+    # </B7>
+    # <B8>
+    dh_prev, dx = dz[:, :H], dz[:, H:]  # z = [h_{t-1}, x_t]
+    # </B8>
+    # <B9>
+    dc_prev = dc * s.f  # c_t = c_{t-1} ⊗ f_t + I_t
+    # </B9>
+    dparams = dict(W_f=dW_f, W_i=dW_i, W_c=dW_c, W_o=dW_o, b_f=db_f, b_i=db_i, b_c=db_c, b_o=db_o)
+    vals = dict(dh=dh, dc_next=dc_next, do=do, dc=dc, dc_tilde=dc_tilde, di=di, df=df, da_f=da_f,
+                da_i=da_i, da_c=da_c, da_o=da_o, dz=dz, dh_prev=dh_prev, dx=dx, dc_prev=dc_prev)
+    for name, v in (vals | dparams).items():  # finite inputs, but a product may overflow
+        if not np.isfinite(v).all():
+            raise NonFiniteError(f"backward_step: {name} overflowed to {v[first_non_finite(v)]}; "
+                                 f"the gradients given are too large for {v.dtype.name}")
+    if one:
+        vals = {k: v[0] for k, v in vals.items()}
+    _read_only(*vals.values(), *dparams.values())
+    return StepGrads(dparams=dparams, **vals)
+
+
+def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
+    """backward_step's arguments checked and batched: (Step of (B, H) arrays, c_prev, h_prev, x,
+    dh, dc_next as (B, ·), params, whether they came unbatched). The step must be what these
+    inputs and weights give (gates not in `pinned` and c_t recomputed, to rounding)."""
+    if not set(pinned) <= {"f", "i", "o"}:
+        raise ValueError(f"pinned names gates set by hand, some of 'f', 'i', 'o'; got {pinned!r}")
+    if not isinstance(step, Step):
+        raise TypeError(f"step must be a Step (from LSTMCell.step or Trace.at); got "
+                        f"{type(step).__name__}")
+    shape = np.shape(step.h)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"step.h must be (H,) or (B, H); got {shape}")
+    one, H = len(shape) == 1, shape[-1]
+    B = 1 if one else shape[0]
+    names = [f"{kind}_{g}" for g in GATES for kind in ("W", "b")]
+    missing = [k for k in names if k not in params]
+    if missing:
+        raise ValueError(f"params must hold {names} (the cell's params); missing {missing}")
+    W_f = np.asarray(params["W_f"])
+    if W_f.ndim != 2 or W_f.shape[0] != H or W_f.shape[1] <= H:
+        raise ValueError(f"params['W_f'] must be (H, H+D) with H={H} (from step.h); got {W_f.shape}")
+    D = W_f.shape[1] - H
+    dtype = W_f.dtype
+    params = {k: as_float_input(params[k], f"params[{k!r}]", dtype) for k in names}
+    for k in names:
+        require_shape(params[k], (H, H + D) if k[0] == "W" else (H,), f"params[{k!r}]")
+    s = Step(**{f.name: np.asarray(getattr(step, f.name)).reshape(B, H) for f in fields(Step)})
+    arrays = []
+    for a, name, n in ((c_prev, "c_prev", H), (h_prev, "h_prev", H), (x, "x", D), (dh, "dh", H),
+                       (dc_next, "dc_next", H)):
+        a = as_float_input(a, name, dtype)
+        require_shape(a, (n,) if one else (B, n), name)
+        arrays.append(a.reshape(B, n))
+    c_prev, h_prev, x = arrays[:3]
+    # the forward step again, to rounding (the fused forward computes σ another way)
+    z, tol = concat(h_prev, x), np.sqrt(np.finfo(dtype).eps)
+    again = {"f": forget_gate, "i": input_gate, "c_tilde": candidate, "o": output_gate}
+    for name, gate in again.items():
+        g = "c" if name == "c_tilde" else name
+        if name not in pinned and not np.allclose(getattr(s, name), gate(z, params[f"W_{g}"],
+                                                                         params[f"b_{g}"]),
+                                                  rtol=tol, atol=tol):
+            raise ValueError(f"step.{name} is not what the h_prev, x and params given make of it: "
+                             f"the step comes from other inputs or weights"
+                             + (f", or its gate was set by hand (say so with pinned=('{name}',))"
+                                if name in "fio" else ""))
+    if not np.allclose(s.c, c_prev * s.f + s.i * s.c_tilde, rtol=tol, atol=tol):
+        raise ValueError("step.c is not c_prev ⊗ f + i ⊗ c̃: c_prev is not the cell state the step "
+                         "started from")
+    return (s, *arrays, params, one)
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -586,6 +740,21 @@ class LSTMCell(WeightOwner):
         return grads
 
     def _backward_batch(self, trace, dh, dc_last):
+        """Backpropagation through time in the batch layout: `backward_step`'s equations (B1)-(B9)
+        for every step, fused. Its buffers, each (T, B, ·) unless said:
+
+        A   (T, B, 4H)  the factors of (B1), (B3)-(B5) that need no recursion: da_f = dc_t ⊗ Af
+                        with Af = c_{t-1} ⊗ f ⊗ (1 - f) (B4, B5); da_i = dc_t ⊗ Ai, Ai = c̃ ⊗ i ⊗
+                        (1 - i) (B3, B5); da_c = dc_t ⊗ Ag, Ag = i ⊗ (1 - c̃²) (B3, B5); da_o =
+                        dh_t ⊗ Ao, Ao = c' ⊗ o ⊗ (1 - o) (B1, B5). The loop multiplies it in place
+                        into dZ = [da_f, da_i, da_c, da_o] (B5), the gradient on the pre-activations
+        FK  (T, B, 2H)  [f_{t+1}, o_t ⊗ (1 - c'_t²)]: the factors of the two terms of (B2), f_{t+1}
+                        being (B9) of step t+1 (1 at the last step: dc_last reaches c_T as it is)
+        M   (B, 4H)     [dc_t, dc_t, dc_t, dh_t] of the current step (B2), lined up with A[t]
+        P   (B, 2H)     [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ o_t ⊗ (1 - c'_t²)], the two terms of (B2)
+        dh_next (B, H)  dh_{t-1}, the h half of dz_t (B7, B8), added to dh[t-1] in the next turn
+        dc0, dW, db, dx (B9) at t = 1, then (B6) and the x half of (B7, B8) for all steps at once
+        """
         T, B, H = trace.c_all.shape
         D, dt = self.D, self.dtype
         Wh, Wx = self._prepared("plain-batch")      # W_h (4H, H), W_x (4H, D)
@@ -594,32 +763,32 @@ class LSTMCell(WeightOwner):
         rows = gate_rows(H)
         f, i, g, o = (G[..., rows[name]] for name in GATES)  # each (T, B, H)
         # Everything that does not depend on the recursion, for all T steps at once:
-        # A holds ∂z/∂c_t for f, i, c̃ (dz = dc_t ⊗ A) and ∂z/∂h_t for o (dz = dh_t ⊗ A); the loop
-        # turns it into dZ in place.
+        # A holds ∂a/∂c_t for f, i, c̃ (da = dc_t ⊗ A) and ∂a/∂h_t for o (da = dh_t ⊗ A), a the
+        # pre-activations; the loop turns it into dZ in place (B5).
         A = np.empty((T, B, 4 * H), dtype=dt)
         Af, Ai, Ag, Ao = (A[..., rows[name]] for name in GATES)
         np.subtract(1.0, f, out=Af)
         Af *= f
-        Af *= Cs[:T]                    # c_{t-1} ⊗ f ⊗ (1 - f)
+        Af *= Cs[:T]                    # c_{t-1} ⊗ f ⊗ (1 - f): (B4) and σ' of (B5)
         np.subtract(1.0, i, out=Ai)
         Ai *= i
-        Ai *= g                         # c̃ ⊗ i ⊗ (1 - i)
+        Ai *= g                         # c̃ ⊗ i ⊗ (1 - i): di_t of (B3), σ' of (B5)
         np.multiply(g, g, out=Ag)
         np.subtract(1.0, Ag, out=Ag)
-        Ag *= i                         # i ⊗ (1 - c̃²)
+        Ag *= i                         # i ⊗ (1 - c̃²): dc̃_t of (B3), tanh' of (B5)
         np.subtract(1.0, o, out=Ao)
         Ao *= o
-        Ao *= CP                        # c' ⊗ o ⊗ (1 - o)
+        Ao *= CP                        # c' ⊗ o ⊗ (1 - o): (B1) and σ' of (B5)
         for name in trace.pinned:
             A[..., rows[name]] = 0.0
-        # dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
+        # (B2) dc_t = dc_{t+1} ⊗ f_{t+1} + dh_t ⊗ o_t ⊗ (1 - c'_t²): one product of [dc_{t+1}, dh_t]
         # with FK[t] = [f_{t+1}, o_t ⊗ (1 - c'_t²)] and one sum of its halves
         FK = np.empty((T, B, 2 * H), dtype=dt)
         K = FK[..., H:]
         np.multiply(CP, CP, out=K)
         np.subtract(1.0, K, out=K)
         K *= o
-        FK[:-1, :, :H] = f[1:]
+        FK[:-1, :, :H] = f[1:]          # (B9) of step t+1: dc_t ⊗ f_t
         FK[-1, :, :H] = 1.0             # dc_last reaches c_T as it is
         # M = [dc_t, dc_t, dc_t, dh_t] lines up with A[t]: dz_t = A[t] ⊗ M in one product
         M = np.zeros((B, 4 * H), dtype=dt)
@@ -631,22 +800,32 @@ class LSTMCell(WeightOwner):
         dh_next = np.zeros((B, H), dtype=dt)
         dh_t, dc3, pair = M[:, 3 * H:], M4[:, :3], M[:, 2 * H:]  # views, fixed for the loop
         for t in range(T - 1, -1, -1):
-            np.add(dh[t], dh_next, out=dh_t)
+            np.add(dh[t], dh_next, out=dh_t)            # dh_t: the loss at t and (B8) of t+1
             np.multiply(pair, FK[t], out=P)             # [dc_{t+1} ⊗ f_{t+1}, dh_t ⊗ K_t]
-            np.add(P_F, P_K, out=dc3)                   # dc_t, three times
+            np.add(P_F, P_K, out=dc3)                   # (B2) dc_t, three times
             dz = A[t]
-            dz *= M                                     # gradients on the pre-activations
-            np.matmul(dz, Wh, out=dh_next)
-        dc0 = M[:, :H] * f[0]
+            dz *= M                                     # (B5) gradients on the pre-activations
+            np.matmul(dz, Wh, out=dh_next)              # (B7, B8) dh_{t-1}
+        dc0 = M[:, :H] * f[0]                       # (B9) at t = 1: dc_0
         del FK
         dZ = A.reshape(T * B, 4 * H)  # now ∂L/∂z for every step
-        # ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps at once
+        # (B6) ∂L/∂W = Σ_t dz_t^T [h_{t-1}, x_t]: GEMMs over all steps at once; ∂L/∂b = Σ_t dz_t;
+        # (B7, B8) dx_t = dz_t · W_x
         dW = np.empty((4 * H, H + D), dtype=dt)
         np.matmul(dZ.T, Hs[:T].reshape(T * B, H), out=dW[:, :H])
         np.matmul(dZ.T, trace.xs.reshape(T * B, D), out=dW[:, H:])
         return dW, dZ.sum(axis=0), (dZ @ Wx).reshape(T, B, D), dh_next, dc0
 
     def _backward_feature(self, trace, dh, dc_last):
+        """Backpropagation through time in the feature layout: the buffers of `_backward_batch`,
+        each (B, ·) block transposed to (·, B), and the same equations (B1)-(B9):
+
+        A   (T, 4H, B)  Af (B4, B5), Ai (B3, B5), Ag (B3, B5), Ao (B1, B5); then dZ (B5)
+        FK  (T, 2H, B)  [f_{t+1} (B9 of step t+1), o_t ⊗ (1 - c'_t²)], the factors of (B2)
+        M   (4H, B)     [dc_t, dc_t, dc_t, dh_t] (B2);  P (2H, B): the two terms of (B2)
+        dh_next (H, B)  dh_{t-1} (B7, B8);  dc0: (B9) at t = 1
+        dZc, Zc         a chunk of steps of dZ and of [h_{t-1}, x_t], for dW, db (B6) and dx (B7, B8)
+        """
         T, B, H = trace.c_all.shape
         D, dt = self.D, self.dtype
         WhT, WxT = self._prepared("plain-feature")  # W_h^T (H, 4H), W_x^T (D, 4H)
@@ -661,24 +840,24 @@ class LSTMCell(WeightOwner):
         Af, Ai, Ag, Ao = (A[:, rows[name]] for name in GATES)
         np.subtract(1.0, f, out=Af)
         Af *= f
-        Af *= Cs[:T]
+        Af *= Cs[:T]                    # (B4), σ' of (B5)
         np.subtract(1.0, i, out=Ai)
         Ai *= i
-        Ai *= g
+        Ai *= g                         # di_t of (B3), σ' of (B5)
         np.multiply(g, g, out=Ag)
         np.subtract(1.0, Ag, out=Ag)
-        Ag *= i
+        Ag *= i                         # dc̃_t of (B3), tanh' of (B5)
         np.subtract(1.0, o, out=Ao)
         Ao *= o
-        Ao *= CP
+        Ao *= CP                        # (B1), σ' of (B5)
         for name in trace.pinned:
             A[:, rows[name]] = 0.0
         FK = np.empty((T, 2 * H, B), dtype=dt)
         K = FK[:, H:]
         np.multiply(CP, CP, out=K)
         np.subtract(1.0, K, out=K)
-        K *= o
-        FK[:-1, :H] = f[1:]
+        K *= o                          # o_t ⊗ (1 - c'_t²) of (B2)
+        FK[:-1, :H] = f[1:]             # (B9) of step t+1
         FK[-1, :H] = 1.0
         M = np.zeros((4 * H, B), dtype=dt)
         M4 = M.reshape(4, H, B)
@@ -691,15 +870,15 @@ class LSTMCell(WeightOwner):
         for t in range(T - 1, -1, -1):
             np.add(dhs[t], dh_next, out=dh_t)
             np.multiply(pair, FK[t], out=P)
-            np.add(P_F, P_K, out=dc3)
+            np.add(P_F, P_K, out=dc3)                   # (B2) dc_t, three times
             dz = A[t]
-            dz *= M
-            np.matmul(WhT, dz, out=dh_next)
-        dc0 = (M[:H] * f[0]).T
+            dz *= M                                     # (B5)
+            np.matmul(WhT, dz, out=dh_next)             # (B7, B8) dh_{t-1}
+        dc0 = (M[:H] * f[0]).T                      # (B9) at t = 1: dc_0
         del FK, dhs  # no longer needed: less memory at the peak below
-        # ∂L/∂W = Σ_t dz_t [h_{t-1}, x_t]^T, ∂L/∂b = Σ_t dz_t, ∂L/∂x_t = W_x^T dz_t: GEMMs need the
-        # steps and the batch side by side, (4H, n·B): done in chunks of n steps, each copied
-        # into one reused buffer (a copy of all of dZ at once would be the largest array here)
+        # (B6) ∂L/∂W = Σ_t dz_t [h_{t-1}, x_t]^T, ∂L/∂b = Σ_t dz_t, (B7, B8) ∂L/∂x_t = W_x^T dz_t:
+        # GEMMs need the steps and the batch side by side, (4H, n·B): done in chunks of n steps, each
+        # copied into one reused buffer (a copy of all of dZ at once would be the largest array here)
         n = max(1, min(T, BACKWARD_CHUNK // B))
         dZc = np.empty((4 * H, n * B), dtype=dt)
         Zc = np.empty((n * B, H + D), dtype=dt)     # [h_{t-1}, x_t] of the chunk's steps

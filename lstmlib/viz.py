@@ -8,6 +8,7 @@ draw_cell        the whole cell, one part optionally highlighted, optionally wit
 draw_unrolled    the same cell over several timesteps of a computed Trace, gates and values inside
 draw_gate        the gate: v → ⊗ ← σ, optionally with values
 draw_memory_path three unrolled cells of one (f, i) case: the memory's path and its values
+draw_gradient_path the cell with one backward step's paths drawn backwards, optionally its values
 draw_long_short  what is long-term and what is short-term memory, in the book's analogy
 draw_variant     a member of the LSTM's family (or the GRU, draw_gru), its change to the cell marked
 """
@@ -588,6 +589,123 @@ def draw_memory_path(trace, *, steps=3, unit=0, ax=None, title=None):
                                      **_strength(strength)))
         ax.text(xk + 0.42, H - 0.14, label, ha="left", va="center", fontsize=VALUE_PT, color=GREY)
     return _finish(ax, (0, W), (0, H))
+
+
+# --- the gradient's path --------------------------------------------------------------------------
+# where each gradient of one backward step is written on the cell: (x, y, TeX, StepGrads field,
+# part, ha); with `grads`, its value is written under the label, or under the line it sits on
+GRADIENT_LABELS = (
+    (10.45, Y_Z + 0.12, r"$dh_t$", "dh", "output", "center"),
+    (9.9, Y_C + 0.12, r"$dc_{t+1} \otimes f_{t+1}$", "dc_next", "state", "left"),
+    (6.35, Y_C + 0.12, r"$dc_t$", "dc", "state", "center"),
+    (0.25, Y_C + 0.12, r"$dc_{t-1}$", "dc_prev", "state", "center"),
+    (7.05, 3.5, r"$do_t$", "do", "output", "center"),
+    (1.85, 4.2, r"$df_t$", "df", "forget", "right"),
+    (3.45, 3.6, r"$di_t$", "di", "input", "right"),
+    (5.3, 3.6, r"$d\tilde{c}_t$", "dc_tilde", "input", "left"),
+    (2.2, 1.55, r"$da^f_t$", "da_f", "forget", "left"),
+    (3.9, 1.55, r"$da^i_t$", "da_i", "input", "left"),
+    (5.3, 1.55, r"$da^c_t$", "da_c", "input", "left"),
+    (7.0, 1.55, r"$da^o_t$", "da_o", "output", "left"),
+    (-0.45, Y_Z + 0.12, r"$dh_{t-1}$", "dh_prev", "sum", "center"),
+)
+LINES_Y = (Y_C, Y_Z)  # labels just above these lines have their values just under them
+GRADIENT_KEY = (("output", "through $o_t$"), ("state", "along $c_t$"), ("forget", "through $f_t$"),
+                ("input", r"through $i_t$, $\tilde{c}_t$"), ("sum", "on $[h_{t-1}, x_t]$"))
+
+
+def _gradient_color(part, text=False):
+    if part == "sum":
+        return INK
+    return STATE_TEXT if (part == "state" and text) else COLORS[part]
+
+
+def draw_gradient_path(ax=None, *, grads=None, unit=0, scale=1, title=None):
+    """Draw the cell (faint) with the paths of one backward step on it, drawn backwards: dh_t comes
+    in from the right, dc_t runs left along the cell-state line through ⊗ f_t to dc_{t-1}, down
+    through every gate into its pre-activation, and out along [h_{t-1}, x_t] to dh_{t-1} and dx_t.
+
+    grads: an optional `lstmlib.cell.StepGrads` of one sequence (shapes (H,)); with it, the value of
+    unit `unit` is written under each gradient's name, times `scale` (a power of ten: 1000 shows
+    gradients of a few thousandths; the title says so). Colours: one per path, with a key.
+    title: a line above the diagram (default, with grads: "values of unit k"). Returns the Axes.
+    """
+    power = np.log10(scale) if isinstance(scale, int | float) and scale > 0 else 0.5
+    if power != round(power):
+        raise ValueError(f"scale must be a power of ten (1, 10, 1000, 0.1, ...); got {scale!r}")
+    if grads is not None:
+        if np.ndim(grads.dh) != 1:
+            raise ValueError(f"grads must be one sequence, dh of shape (H,); got dh of shape "
+                             f"{np.shape(grads.dh)}")
+        H = np.shape(grads.dh)[0]
+        if not 0 <= unit < H:
+            raise ValueError(f"unit must be between 0 and H-1={H - 1}; got {unit}")
+    x0, x1, y0, y1 = -1.6, 12.6, -1.95, 7.8
+    ax = _axes(ax, COLUMN_WIDTH, COLUMN_WIDTH * (y1 - y0) / (x1 - x0), "draw_gradient_path")
+    _faint_cell(ax)
+    col = {p: _gradient_color(p) for p in (*PARTS, "sum")}
+
+    def back(xy_from, xy_to, part, lw=2.0, style="-|>"):
+        _arrow(ax, xy_from, xy_to, col[part], lw=lw, style=style, zorder=2)
+
+    # dh_t arrives from the loss at t (above) and from step t+1 (right), goes down into ⊗
+    back((11.2, Y_Z), (8.3, Y_Z), "output")
+    back((9.6, 7.4), (9.6, Y_Z + 0.05), "output", style="-")
+    back((8.3, Y_Z), (8.3, Y_GATE - 0.3), "output")
+    back((8.0, Y_GATE), (6.8 + 0.48, Y_GATE), "output")                 # do_t
+    back((8.3, Y_GATE + 0.3), (8.3, Y_C - 0.05), "output")              # through tanh to c_t
+    # dc_t along the cell-state line, through ⊗ f_t, out to c_{t-1}
+    back((11.2, Y_C), (4.4 + 0.3, Y_C), "state", lw=3.0)
+    back((4.4 - 0.3, Y_C), (2.0 + 0.3, Y_C), "state", lw=3.0)
+    back((2.0 - 0.3, Y_C), (-1.2, Y_C), "state", lw=3.0)
+    back((4.4, Y_C - 0.3), (4.4, 4.2), "input")                          # into I_t = i_t ⊗ c̃_t
+    back((4.2, 3.7), (3.7, Y_GATE + 0.32), "input")                      # di_t
+    back((4.6, 3.7), (5.1, Y_GATE + 0.32), "input")                      # dc̃_t
+    back((2.0, Y_C - 0.3), (2.0, Y_GATE + 0.32), "forget")               # df_t
+    for x, _, part in LAYERS.values():                                   # into the pre-activations
+        back((x, Y_GATE - 0.32), (x, Y_Z + 0.05), part)
+    back((6.8, Y_Z), (-1.2, Y_Z), "sum")                                 # dh_{t-1}
+    back((0.6, Y_Z), (0.6, -0.75), "sum")                                # dx_t
+    ax.text(0.75, -0.6, r"$dx_t$", ha="left", va="center", fontsize=LABEL_PT, color=INK)
+    for x, y, tex, name, part, ha in GRADIENT_LABELS:
+        color = _gradient_color(part, text=True)
+        ax.text(x, y, tex, ha=ha, va="bottom", fontsize=LABEL_PT, color=color)
+        if grads is not None:
+            on_line = [yl for yl in LINES_Y if 0 < y - yl < 0.2]
+            yv = on_line[0] - 0.12 if on_line else y - 0.06
+            ax.text(x, yv, fmt(scale * np.asarray(getattr(grads, name))[unit]), ha=ha, va="top",
+                    fontsize=VALUE_PT, color=color)
+    _finish(ax, (x0, x1), (y0, y1))
+    # the key, one entry after the other as wide as its text
+    renderer, xk = ax.figure.canvas.get_renderer(), x0 + 0.2
+    for part, text in GRADIENT_KEY:
+        ax.add_line(mpl.lines.Line2D([xk, xk + 0.5], [-1.6] * 2, color=col[part], lw=2.5))
+        label = ax.text(xk + 0.6, -1.6, text, ha="left", va="center", fontsize=VALUE_PT, color=GREY)
+        right = ax.transData.inverted().transform(label.get_window_extent(renderer))[1, 0]
+        xk = right + 0.35
+    top = title if title is not None else (None if grads is None else f"values of unit {unit}")
+    if top and scale != 1:
+        top += rf", $\times\,10^{{{round(power)}}}$"
+    if top:
+        ax.text(x0 + 0.05, y1 - 0.05, top, ha="left", va="top", fontsize=VALUE_PT, color=GREY)
+    return ax
+
+
+def _faint_cell(ax):
+    """The cell of `draw_cell` in grey: its box, lines, layers and operations, no labels."""
+    ax.add_patch(FancyBboxPatch((0, 0.2), 10, 6.2, boxstyle="round,pad=0.1", fc="#f7f7f7",
+                                ec="#888888", lw=1.2))
+    for (xa, ya), (xb, yb) in (((-1.2, Y_C), (11.2, Y_C)), ((-1.2, Y_Z), (6.8, Y_Z)),
+                               ((8.3, Y_Z), (11.2, Y_Z)), ((9.6, Y_Z), (9.6, 7.4)),
+                               ((8.3, Y_C), (8.3, Y_Z))):
+        ax.add_line(mpl.lines.Line2D([xa, xb], [ya, yb], color=FAINT, lw=1.2, zorder=1))
+    for x, label, _ in LAYERS.values():
+        _layer(ax, x, Y_GATE, label, FAINT, "white")
+    for x, y, symbol, _ in OPS.values():
+        _op(ax, x, y, symbol, GREY)
+    ax.add_patch(FancyBboxPatch((7.8, 3.45), 1.0, 0.55, boxstyle="round,pad=0.02", fc="white",
+                                ec=FAINT, lw=1.6, zorder=3))
+    ax.text(8.3, 3.72, r"$\tanh$", ha="center", va="center", fontsize=11, color=GREY, zorder=4)
 
 
 def _strength(s, widest=4.0):
