@@ -10,6 +10,7 @@ draw_gate        the gate: v → ⊗ ← σ, optionally with values
 draw_memory_path three unrolled cells of one (f, i) case: the memory's path and its values
 draw_gradient_path the cell with one backward step's paths drawn backwards, optionally its values
 draw_long_short  what is long-term and what is short-term memory, in the book's analogy
+draw_variant     a member of the LSTM's family (or the GRU, draw_gru), its change to the cell marked
 """
 
 import struct
@@ -758,3 +759,195 @@ def draw_long_short(ax=None):
         ax.text(xt, y - 0.02, text, ha="left", va="top", fontsize=VALUE_PT, color=GREY,
                 linespacing=1.15)
     return _finish(ax, (0, W), (0, H))
+
+
+# --- the LSTM's family ----------------------------------------------------------------------------
+# Each variant of the cell is drawn as the cell of `draw_cell` with its change marked: what it
+# removes is faded and struck through (and its symbols are gone), what it adds or changes is drawn
+# in its gate's colour, and the equation that changes is written under the cell.
+RESET_COLOR = "#7b5ea7"  # the GRU's reset gate r_t: a gate the LSTM does not have
+_FAMILY_LIMITS = ((-1.6, 12.6), (-2.7, 7.8))  # draw_cell's, with room below for the equation
+VARIANT_CHANGES = {  # name: (removed parts, symbols no longer on the cell, equation under it)
+    "vanilla": ((), (), r"$c_t = f_t \otimes c_{t-1} + i_t \otimes \tilde{c}_t$,"
+                        r"   $h_t = o_t \otimes \tanh(c_t)$"),
+    "peepholes": ((), (), r"$f_t = \sigma(W_f \cdot [h_{t-1}, x_t] + p_f \otimes c_{t-1} + b_f)$,"
+                          r" $i_t$ alike with $p_i$" "\n"
+                          r"$o_t = \sigma(W_o \cdot [h_{t-1}, x_t] + p_o \otimes c_t + b_o)$"),
+    "coupled": (("i",), (r"$i_t$",), r"$c_t = f_t \otimes c_{t-1} + (1 - f_t) \otimes \tilde{c}_t$"),
+    "no forget gate": (("f", "F"), (r"$f_t$", r"$F_t$"), r"$c_t = c_{t-1} + i_t \otimes \tilde{c}_t$"),
+    "no input gate": (("i", "I"), (r"$i_t$", r"$I_t$"), r"$c_t = f_t \otimes c_{t-1} + \tilde{c}_t$"),
+    "no output gate": (("o", "h"), (r"$o_t$",), r"$h_t = \tanh(c_t)$"),
+    "no input activation": (("c_tilde",), (),
+                            r"$\tilde{c}_t = W_c \cdot [h_{t-1}, x_t] + b_c$   (no $\tanh$)"),
+    "no output activation": (("tanh_c",), (r"$c'_t$",), r"$h_t = o_t \otimes c_t$   (no $\tanh$)"),
+}
+_PART_XY = {  # where each removable piece of draw_cell sits: a layer, an op or the tanh box
+    "f": (2.0, Y_GATE), "i": (3.7, Y_GATE), "c_tilde": (5.1, Y_GATE), "o": (6.8, Y_GATE),
+    "F": OPS["F"][:2], "I": OPS["I"][:2], "h": OPS["h"][:2], "tanh_c": (8.3, 3.72),
+}
+_PART_WIRES = {  # the wires that only serve a removed piece: (from, to) as draw_cell draws them
+    "f": [((2.0, Y_Z), (2.0, Y_GATE - 0.32)), ((2.0, Y_GATE + 0.32), (2.0, Y_C - 0.3))],
+    "i": [((3.7, Y_Z), (3.7, Y_GATE - 0.32)), ((3.7, Y_GATE + 0.32), (4.2, 3.7))],
+    "c_tilde": [], "F": [], "I": [], "h": [], "tanh_c": [],
+    "o": [((6.8, Y_Z), (6.8, Y_GATE - 0.32)), ((6.8 + 0.48, Y_GATE), (8.0, Y_GATE))],
+}
+_STRIKE = "#555555"
+
+
+def _fade_piece(ax, part):
+    """Fade the layer, op or box of `part` drawn by draw_cell, its wires, and strike it through."""
+    x, y = _PART_XY[part]
+    for p in ax.patches:
+        if isinstance(p, FancyArrowPatch):
+            if any(np.allclose(p._posA_posB, w) for w in _PART_WIRES[part]):
+                p.set_color(FAINT)
+            continue
+        if isinstance(p, Circle):
+            here = p.center
+        else:
+            here = (p.get_x() + p.get_width() / 2, p.get_y() + p.get_height() / 2)
+        if np.allclose(here, (x, y), atol=0.05):
+            p.set_edgecolor(FAINT)
+            p.set_facecolor("white")
+    for t in ax.texts:
+        if np.allclose(t.get_position(), (x, y), atol=0.05):
+            t.set_color(FAINT)
+    ax.plot([x - 0.55, x + 0.55], [y - 0.45, y + 0.45], color=_STRIKE, lw=2.2, zorder=6)
+    ax.plot([x - 0.55, x + 0.55], [y + 0.45, y - 0.45], color=_STRIKE, lw=2.2, zorder=6)
+
+
+def _peepholes(ax):
+    """The peephole wires: c_{t-1} into the σ layers of f and i, c_t into that of o."""
+    wires = (((0.9, Y_C), (0.9, 3.05), (1.55, 2.55), "forget", r"$p_f$", (0.45, 3.6)),
+             ((0.9, 4.6), (3.3, 4.6), (3.45, 2.62), "input", r"$p_i$", (2.55, 4.75)),
+             ((7.6, Y_C), (7.6, 3.1), (7.05, 2.62), "output", r"$p_o$", (7.7, 4.3)))
+    for a, b, end, part, label, at in wires:
+        ax.plot(*zip(a, b, strict=True), color=COLORS[part], lw=1.6, ls=(0, (4, 2)), zorder=2)
+        _arrow(ax, b, end, COLORS[part], ls=(0, (4, 2)))
+        ax.text(*at, label, fontsize=LABEL_PT, color=COLORS[part])
+
+
+def _coupling(ax):
+    """The coupled gates: 1 − f_t, taken from the forget gate's output, in the input gate's place."""
+    _op(ax, 3.1, 3.55, r"$1{-}$", COLORS["input"], r=0.34)
+    _arrow(ax, (2.0, 3.55), (2.76, 3.55), COLORS["input"])
+    _arrow(ax, (3.44, 3.62), (4.12, 3.78), COLORS["input"])
+    ax.text(2.45, 4.15, r"$1 - f_t$", fontsize=LABEL_PT, color=COLORS["input"])
+
+
+def _family_key(ax, removed, added):
+    """The key under the equation: what struck-through and coloured pieces mean (`added`: the
+    colours of the added pieces)."""
+    y, x = -2.35, -1.2
+    if removed:
+        ax.plot([x, x + 0.5], [y - 0.2, y + 0.2], color=_STRIKE, lw=2.2)
+        ax.plot([x, x + 0.5], [y + 0.2, y - 0.2], color=_STRIKE, lw=2.2)
+        ax.text(x + 0.7, y, "removed (faded, struck through)", va="center", fontsize=VALUE_PT,
+                color=GREY)
+        x += 6.6
+    if added:
+        for k, color in enumerate(added):
+            ax.add_line(mpl.lines.Line2D([x + 0.3 * k, x + 0.3 * k + 0.22], [y, y], color=color,
+                                         lw=2.2))
+        x += 0.3 * len(added) + 0.1
+        ax.text(x, y, "added, in its gate's colour", va="center", fontsize=VALUE_PT,
+                color=GREY)
+
+
+def draw_variant(name, ax=None):
+    """Draw one member of the LSTM's family: the cell of `draw_cell` with the variant's change.
+
+    name: a key of VARIANT_CHANGES ("vanilla", "peepholes", "coupled", "no forget gate", "no input
+    gate", "no output gate", "no input activation", "no output activation") or "GRU" (drawn by
+    `draw_gru`). A removed gate is faded and struck through and its symbols are left off; added
+    wires (peepholes, 1 − f_t) are drawn in their gate's colour; the equation that changes is
+    written under the cell, with a key. Returns the Axes.
+    """
+    if name == "GRU":
+        return draw_gru(ax)
+    if name not in VARIANT_CHANGES:
+        raise ValueError(f"name must be one of {[*VARIANT_CHANGES, 'GRU']}; got {name!r}")
+    (x0, x1), (y0, y1) = _FAMILY_LIMITS
+    ax = _axes(ax, COLUMN_WIDTH, COLUMN_WIDTH * (y1 - y0) / (x1 - x0), "draw_variant")
+    draw_cell(ax)
+    removed, gone, equation = VARIANT_CHANGES[name]
+    for t in [t for t in ax.texts if t.get_text() in gone]:
+        t.remove()
+    for part in removed:
+        _fade_piece(ax, part)
+    added = ()
+    if name == "peepholes":
+        _peepholes(ax)
+        added = (COLORS["forget"], COLORS["input"], COLORS["output"])
+    elif name == "coupled":
+        _coupling(ax)
+        added = (COLORS["input"],)
+    ax.text(5.0, -1.45, equation, ha="center", va="center", fontsize=LABEL_PT - 1, color=INK)
+    ax.text(-1.5, y1 - 0.1, name, ha="left", va="top", fontsize=LABEL_PT, color=INK,
+            fontweight="bold")
+    _family_key(ax, bool(removed), added)
+    return _finish(ax, (x0, x1), (y0, y1))
+
+
+def draw_gru(ax=None):
+    """Draw the GRU cell (torch.nn.GRU's form) in the style of `draw_cell`.
+
+    The memory line along the top is h itself: z_t keeps z_t ⊗ h_{t-1} of it (the forget gate's
+    part, in its colour) and 1 − z_t writes (1 − z_t) ⊗ n_t (the input gate's part); r_t, a
+    reset gate the LSTM lacks, scales the recurrent part of n_t. Returns the Axes.
+    """
+    (x0, x1), (y0, y1) = _FAMILY_LIMITS
+    ax = _axes(ax, COLUMN_WIDTH, COLUMN_WIDTH * (y1 - y0) / (x1 - x0), "draw_gru")
+    fc, ic = COLORS["forget"], COLORS["input"]
+    ax.add_patch(FancyBboxPatch((0, 0.2), 10, 6.2, boxstyle="round,pad=0.1", fc="#f7f7f7",
+                                ec="#888888", lw=1.2))
+    # the memory line: h_{t-1} → ⊗ z_t → ⊕ (1 − z_t) n_t → h_t
+    _arrow(ax, (-1.2, Y_C), (11.2, Y_C), INK, lw=2.0)
+    ax.text(-1.25, Y_C + 0.3, r"$h_{t-1}$", ha="left", fontsize=LABEL_PT)
+    ax.text(11.25, Y_C + 0.3, r"$h_t$", fontsize=LABEL_PT)
+    # the bus [h_{t-1}, x_t]: h_{t-1} comes down from the memory line
+    _arrow(ax, (-0.6, Y_C), (-0.6, Y_Z), INK, style="-")
+    _arrow(ax, (-0.6, Y_Z), (6.2, Y_Z), INK, style="-")
+    _arrow(ax, (0.6, -0.9), (0.6, Y_Z), INK)
+    ax.text(0.75, -0.8, r"$x_t$", fontsize=LABEL_PT)
+    ax.text(1.0, Y_Z - 0.5, r"$[h_{t-1}, x_t]$", fontsize=VALUE_PT)
+    layers = ((2.0, r"$\sigma$", RESET_COLOR), (3.7, r"$\sigma$", fc), (6.2, r"$\tanh$", ic))
+    for x, label, color in layers:
+        _arrow(ax, (x, Y_Z), (x, Y_GATE - 0.32), color)
+        _layer(ax, x, Y_GATE, label, color, "white")
+    # r_t scales the recurrent part of n_t, inside the layer
+    _arrow(ax, (2.0, Y_GATE + 0.32), (2.0, 3.2), RESET_COLOR, style="-")
+    _arrow(ax, (2.0, 3.2), (5.0, 3.2), RESET_COLOR, style="-")
+    _arrow(ax, (5.0, 3.2), (5.0, Y_GATE + 0.3), RESET_COLOR)
+    _arrow(ax, (5.0, Y_Z), (5.0, Y_GATE - 0.3), INK)  # W_n^h h_{t-1} + b_hn, scaled by r_t
+    _op(ax, 5.0, Y_GATE, r"$\times$", RESET_COLOR)
+    _arrow(ax, (5.3, Y_GATE), (6.2 - 0.48, Y_GATE), RESET_COLOR)
+    ax.text(1.45, 3.45, r"$r_t$", fontsize=LABEL_PT, color=RESET_COLOR)
+    # z_t keeps the old memory, 1 − z_t writes the candidate n_t
+    _arrow(ax, (3.7, Y_GATE + 0.32), (3.7, Y_C - 0.3), fc)
+    _op(ax, 3.7, Y_C, r"$\times$", fc)
+    ax.text(3.1, 4.1, r"$z_t$", fontsize=LABEL_PT, color=fc)
+    _arrow(ax, (3.7, 3.9), (4.75, 3.9), ic)
+    _op(ax, 5.05, 3.9, r"$1{-}$", ic)
+    _arrow(ax, (5.35, 3.9), (5.9, 3.9), ic)
+    _op(ax, 6.2, 3.9, r"$\times$", ic)
+    _arrow(ax, (6.2, Y_GATE + 0.32), (6.2, 3.6), ic)
+    _arrow(ax, (6.2, 4.2), (6.2, Y_C - 0.3), ic)
+    _op(ax, 6.2, Y_C, r"$+$", ic)
+    ax.text(6.55, Y_GATE + 0.45, r"$n_t$", fontsize=LABEL_PT, color=ic)
+    ax.text(4.3, 4.35, r"$1 - z_t$", fontsize=LABEL_PT, color=ic)
+    # the output is the memory itself
+    _arrow(ax, (9.6, Y_C), (9.6, 7.4), INK)
+    ax.text(9.75, 7.2, r"$h_t$", fontsize=LABEL_PT)
+    ax.text(5.0, -1.45, r"$h_t = z_t \otimes h_{t-1} + (1 - z_t) \otimes n_t$,   "
+            r"$n_t = \tanh(W_n^x x_t + b_n + r_t \otimes (W_n^h h_{t-1} + b_{hn}))$",
+            ha="center", va="center", fontsize=LABEL_PT - 2, color=INK)
+    ax.text(-1.5, y1 - 0.1, "GRU", ha="left", va="top", fontsize=LABEL_PT, color=INK,
+            fontweight="bold")
+    key = ((fc, r"$z_t$: keeps (as $f_t$)"), (ic, r"$1 - z_t$: writes (as $i_t$)"),
+           (RESET_COLOR, r"$r_t$: resets, inside $n_t$"))
+    for k, (color, text) in enumerate(key):
+        x = -1.2 + 4.6 * k
+        ax.add_line(mpl.lines.Line2D([x, x + 0.5], [-2.35, -2.35], color=color, lw=2.2))
+        ax.text(x + 0.7, -2.35, text, va="center", fontsize=VALUE_PT, color=GREY)
+    return _finish(ax, (x0, x1), (y0, y1))

@@ -1,0 +1,108 @@
+"""lstmlib's LSTM weights in torch.nn.LSTM's layout: torch itself is the oracle (float64)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from lstmlib import LSTMCell
+from lstmlib.cell import VARIANTS
+from lstmlib.interop import TORCH_KEYS, from_torch_lstm, to_torch_lstm, torch_lstm_forward
+
+torch = pytest.importorskip("torch")
+
+# float64 throughout: the same products summed in another order differ by a few ulps per step,
+# far below 1e-12 for these sizes
+TOL = 1e-12
+
+
+def torch_lstm(state, D, H):
+    lstm = torch.nn.LSTM(D, H, dtype=torch.float64)
+    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return lstm
+
+
+@pytest.mark.parametrize("D, H, B", [(2, 3, None), (3, 5, 4), (1, 1, 2)])
+def test_torch_lstm_with_the_mapped_weights_gives_lstmlibs_h_T(D, H, B, rng):
+    cell = LSTMCell(D, H, seed=3, forget_bias=1.0)
+    for v in cell.params.values():  # every weight and bias non-zero and distinct
+        v[...] = rng.normal(scale=0.7, size=v.shape)
+    state = to_torch_lstm(cell)
+    assert list(state) == list(TORCH_KEYS)
+    xs = rng.normal(size=(9, D) if B is None else (9, B, D))
+    h0 = rng.normal(size=(H,) if B is None else (B, H))
+    c0 = rng.normal(size=h0.shape)
+    ours = cell.forward(xs, h0, c0)
+    lstm = torch_lstm(state, D, H)
+    with torch.no_grad():
+        out, (h_T, c_T) = lstm(torch.from_numpy(xs), (torch.from_numpy(h0)[None],
+                                                      torch.from_numpy(c0)[None]))
+    assert np.abs(out.numpy() - ours.h).max() <= TOL
+    assert np.abs(h_T[0].numpy() - ours.h[-1]).max() <= TOL
+    assert np.abs(c_T[0].numpy() - ours.c[-1]).max() <= TOL
+    # torch's equations in numpy, in torch's layout, agree with both
+    np_out, (np_h, np_c) = torch_lstm_forward(state, xs, h0, c0)
+    assert np.abs(np_out - out.numpy()).max() <= TOL
+    assert np.abs(np_h - ours.h[-1]).max() <= TOL and np.abs(np_c - ours.c[-1]).max() <= TOL
+
+
+def test_gate_order_and_biases_are_torchs(rng):
+    cell = LSTMCell(2, 3, seed=0)
+    cell.params["b_f"][:] = 5.0  # only the forget gate's bias is set
+    state = to_torch_lstm(cell)
+    H = 3
+    assert np.all(state["bias_ih_l0"][H:2 * H] == 5.0)  # torch's second block is f
+    assert not state["bias_ih_l0"][:H].any() and not state["bias_ih_l0"][2 * H:].any()
+    assert not state["bias_hh_l0"].any()
+    assert np.array_equal(state["weight_ih_l0"][:H], cell.params["W_i"][:, H:])  # x columns
+    assert np.array_equal(state["weight_hh_l0"][2 * H:3 * H], cell.params["W_c"][:, :H])
+
+
+def test_the_mapping_round_trips_and_copies(rng):
+    cell = LSTMCell(3, 4, seed=1)
+    for v in cell.params.values():
+        v[...] = rng.normal(size=v.shape)
+    state = to_torch_lstm(cell)
+    back = from_torch_lstm(state)
+    assert set(back) == set(cell.params)
+    for k, v in cell.params.items():
+        assert np.array_equal(back[k], v), k
+    # torch's own two random biases: from_torch_lstm adds them, and the cell computes torch's h_T
+    lstm = torch.nn.LSTM(3, 4, dtype=torch.float64)
+    theirs = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}
+    fresh = LSTMCell(3, 4, seed=9)
+    for k, v in from_torch_lstm(theirs).items():
+        fresh.params[k][...] = v
+    xs = rng.normal(size=(6, 2, 3))
+    with torch.no_grad():
+        _, (h_T, _) = lstm(torch.from_numpy(xs))
+    assert np.abs(fresh.forward(xs).h[-1] - h_T[0].numpy()).max() <= TOL
+    # the state_dict is a copy: writing into it leaves the cell alone
+    state["weight_ih_l0"][:] = 0.0
+    assert np.array_equal(from_torch_lstm(to_torch_lstm(cell))["W_f"], cell.params["W_f"])
+
+
+@pytest.mark.parametrize("name", [n for n in VARIANTS if n != "vanilla"])
+def test_every_variant_is_refused_by_name(name):
+    # "no input activation" and "no output activation" keep the plain cell's params: only
+    # their options tell them apart
+    with pytest.raises(ValueError, match=f"and options {re.escape(str(VARIANTS[name]))}"):
+        to_torch_lstm(LSTMCell(2, 3, **VARIANTS[name]))
+
+
+def test_bad_input_is_named():
+    class Peephole:  # a cell with a variant's option set, as LSTMCell(..., peepholes=True) has
+        options = {"peepholes": True}
+        params = LSTMCell(2, 3).params
+
+    with pytest.raises(ValueError, match="and options \\{'peepholes': True\\}"):
+        to_torch_lstm(Peephole())
+    with pytest.raises(ValueError, match="plain LSTM cell only"):
+        to_torch_lstm(type("GRU", (), {"params": {"W_r": np.zeros((3, 5))}})())
+    state = to_torch_lstm(LSTMCell(2, 3))
+    with pytest.raises(KeyError, match="missing \\['bias_hh_l0'\\]"):
+        from_torch_lstm({k: v for k, v in state.items() if k != "bias_hh_l0"})
+    with pytest.raises(ValueError, match="weight_hh_l0 \\(4H, H\\)"):
+        from_torch_lstm({**state, "weight_hh_l0": state["weight_hh_l0"][:, :2]})
+    with pytest.raises(ValueError, match="xs must have shape \\(T, 2\\)"):
+        torch_lstm_forward(state, np.zeros((4, 3)))
