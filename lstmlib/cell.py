@@ -607,9 +607,11 @@ class LSTMCell(WeightOwner):
         c0 = check_state(c0, "c0", B, H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
+        # first: _source() notices writes the weight views could not see (np.asarray(cell.W)),
+        # so that the layout is chosen for the weights as they are now
+        source = self._source()
         layout = "feature" if B * H >= FEATURE_MAJOR_MIN and self._feature_fits() else "batch"
         run = self._forward_feature if layout == "feature" else self._forward_batch
-        source = self._source()
         G, Hs, Cs, CP = run(xs, h0, c0, pins)
         # a NaN (from inf - inf in an overflowing product) reaches h_T and c_T: checking them
         # finds it anywhere in the sequence

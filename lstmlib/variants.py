@@ -179,8 +179,8 @@ def forward(cell, xs, h0=None, c0=None, *, f=None, i=None, o=None):
     xs = xs.reshape(T, B, D)
     h0 = check_state(h0, "h0", B, H, batched, cell.dtype)
     c0 = check_state(c0, "c0", B, H, batched, cell.dtype)
-    source = cell._source()
-    cell._check_weights()
+    source = cell._source()          # first: it notices writes the weight views could not see
+    cell._check_weights(sync=False)  # _source has just compared the weights with their copy
     p = cell._variant.views(cell._W, cell._b, H)
     G = np.empty((T, B, 4 * H), dtype=cell.dtype)     # f, i, c̃, o of every step, as used
     Hs = np.empty((T + 1, B, H), dtype=cell.dtype)     # h_0..h_T
