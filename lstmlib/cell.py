@@ -13,6 +13,7 @@ equations with the four gates stacked into one matrix, and the tests hold the tw
 
 import functools
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 
 import numpy as np
 
@@ -37,8 +38,9 @@ GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this o
 # The single changes of Greff et al. (2017, "LSTM: A Search Space Odyssey"), name -> the
 # LSTMCell options that make them (see lstmlib.variants). Our "vanilla" is the plain cell,
 # without peepholes; Greff et al.'s vanilla LSTM has them, so their "no peepholes" variant is
-# our "vanilla" and their "vanilla" is our "peepholes".
-VARIANTS = {
+# our "vanilla" and their "vanilla" is our "peepholes". Read-only (a mapping of read-only
+# mappings, usable as LSTMCell(D, H, **VARIANTS[name])): a write would change every later cell.
+VARIANTS = MappingProxyType({name: MappingProxyType(options) for name, options in {
     "vanilla": {},
     "peepholes": {"peepholes": True},
     "coupled": {"coupled": True},
@@ -47,7 +49,7 @@ VARIANTS = {
     "no output gate": {"output_gate": False},
     "no input activation": {"input_activation": False},
     "no output activation": {"output_activation": False},
-}
+}.items()})
 
 
 def gate_rows(H):

@@ -48,10 +48,11 @@ class Variant:
     @classmethod
     def checked(cls, forget_bias, **options):
         """The variant of these options, or None for the plain cell; refuses a combination that
-        does not make sense with a ValueError that says why."""
+        does not make sense with a ValueError that says why (an option that is not a bool is a
+        TypeError)."""
         for name, value in options.items():
             if not isinstance(value, bool | np.bool_):
-                raise ValueError(f"LSTMCell option {name} must be True or False; got {value!r} "
+                raise TypeError(f"LSTMCell option {name} must be True or False; got {value!r} "
                                  f"({type(value).__name__})")
         v = cls(**{name: bool(value) for name, value in options.items()})
         if v.coupled and not v.forget_gate:
