@@ -215,7 +215,8 @@ def test_charlstm_forward_refuses_a_state_that_is_not_pairs(state):
 
     model = CharLSTM(5, (4,))
     with pytest.raises(TypeError, match=re.escape("state must be a list with one (h, c) pair per "
-                                                  "layer (1 layers), as forward returns it")):
+                                                  "layer (this model has 1), as forward returns "
+                                                  "it; ")):
         model.forward(np.zeros((3, 1), np.int64), state=state)
 
 
