@@ -13,6 +13,7 @@ equations with the four gates stacked into one matrix, and the tests hold the tw
 
 import functools
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 
 import numpy as np
 
@@ -37,8 +38,9 @@ GATES = ("f", "i", "c", "o")  # row blocks of the fused weight matrix, in this o
 # The single changes of Greff et al. (2017, "LSTM: A Search Space Odyssey"), name -> the
 # LSTMCell options that make them (see lstmlib.variants). Our "vanilla" is the plain cell,
 # without peepholes; Greff et al.'s vanilla LSTM has them, so their "no peepholes" variant is
-# our "vanilla" and their "vanilla" is our "peepholes".
-VARIANTS = {
+# our "vanilla" and their "vanilla" is our "peepholes". Read-only (a mapping of read-only
+# mappings, usable as LSTMCell(D, H, **VARIANTS[name])): a write would change every later cell.
+VARIANTS = MappingProxyType({name: MappingProxyType(options) for name, options in {
     "vanilla": {},
     "peepholes": {"peepholes": True},
     "coupled": {"coupled": True},
@@ -47,7 +49,7 @@ VARIANTS = {
     "no output gate": {"output_gate": False},
     "no input activation": {"input_activation": False},
     "no output activation": {"output_activation": False},
-}
+}.items()})
 
 
 def gate_rows(H):
@@ -622,9 +624,11 @@ class LSTMCell(WeightOwner):
         c0 = check_state(c0, "c0", B, H, batched, self.dtype)
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
+        # first: _source() notices writes the weight views could not see (np.asarray(cell.W)),
+        # so that the layout is chosen for the weights as they are now
+        source = self._source()
         layout = "feature" if B * H >= FEATURE_MAJOR_MIN and self._feature_fits() else "batch"
         run = self._forward_feature if layout == "feature" else self._forward_batch
-        source = self._source()
         G, Hs, Cs, CP = run(xs, h0, c0, pins)
         # a NaN (from inf - inf in an overflowing product) reaches h_T and c_T: checking them
         # finds it anywhere in the sequence

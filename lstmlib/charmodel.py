@@ -12,8 +12,10 @@ features of code (inside a string, bracket depth, ...) that units are compared w
 """
 
 import math
+import numbers
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 
@@ -21,7 +23,15 @@ import numpy as np
 from tqdm import tqdm
 
 from lstmlib.cell import GATES, LSTMCell
-from lstmlib.checks import as_float_input, positive_finite, positive_int, rng_from
+from lstmlib.checks import (
+    NonFiniteError,
+    as_float_input,
+    as_real_array,
+    first_non_finite,
+    positive_finite,
+    positive_int,
+    rng_from,
+)
 from lstmlib.train import Adam, clip_grad_norm
 
 CORPUS_FILE = "python-stdlib.txt"  # in lstmlib/data, with PSF-LICENSE.txt and README.md
@@ -207,8 +217,22 @@ def code_features(text):
 
 def softmax(logits, temperature=1.0):
     """p = exp(l / τ) / Σ exp(l / τ) over the last axis, computed stably (also for a τ so small
-    that l / τ overflows: then (l − max l) / τ, which is 0 at the largest logit)."""
+    that l / τ overflows: then (l − max l) / τ, which is 0 at the largest logit).
+    A logit of −inf gets p = 0 (a mask); NaN, +inf and a row that is −inf everywhere are refused."""
     temperature = positive_finite(temperature, "temperature")
+    logits = as_real_array(logits, "logits")
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits must have at least one entry on the last axis; got shape "
+                         f"{logits.shape}")
+    bad = np.isnan(logits) | (logits == np.inf)
+    if bad.any():
+        at = tuple(int(k) for k in np.unravel_index(np.flatnonzero(bad)[0], logits.shape))
+        raise NonFiniteError(f"logits must not hold NaN or +inf; found {logits[at]} at index {at}")
+    empty = (logits == -np.inf).all(axis=-1)
+    if empty.any():
+        at = tuple(int(k) for k in np.unravel_index(np.flatnonzero(empty)[0], empty.shape))
+        raise NonFiniteError(f"the logits of row {at} are all -inf: no character has any "
+                             f"probability there")
     with np.errstate(over="ignore"):  # -inf below the largest logit is what is meant then
         z = logits / temperature
         if not np.isfinite(z).all():
@@ -221,8 +245,25 @@ def softmax(logits, temperature=1.0):
 def cross_entropy_bits(logits, targets):
     """Mean of −log₂ softmax(logits)[target] over every position, and its gradient on the logits.
 
-    logits: (..., V)   targets: (...) ids   ->   (bits, dlogits shaped like logits)
+    logits: (..., V) floats, finite   targets: (...) ids, shaped like logits.shape[:-1]
+    ->   (bits, dlogits shaped like logits, in the logits' dtype)
     """
+    logits = np.asarray(logits)
+    if logits.dtype.kind != "f":
+        raise TypeError(f"logits must be a float array (float32 or float64); got dtype "
+                        f"{logits.dtype}")
+    if logits.ndim == 0 or logits.shape[-1] == 0:
+        raise ValueError(f"logits must be (..., V) with V >= 1; got shape {logits.shape}")
+    at = first_non_finite(logits)
+    if at is not None:
+        raise NonFiniteError(f"logits must be finite; found {logits[at]} at index {at}")
+    targets = _ids_in_range(targets, logits.shape[-1], "targets")
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(f"targets must have shape {logits.shape[:-1]} (logits.shape[:-1], one id "
+                         f"per row of logits); got {targets.shape}")
+    if targets.size == 0:
+        raise ValueError(f"cross_entropy_bits needs at least one position; got logits of shape "
+                         f"{logits.shape}")
     p = softmax(logits.astype(np.float64)) if logits.dtype != np.float32 else softmax(logits)
     flat = p.reshape(-1, p.shape[-1])
     idx = _ids_in_range(targets, p.shape[-1], "targets").ravel()
@@ -249,8 +290,14 @@ class CharLSTM:
     def __init__(self, vocab_size, hidden_sizes=(128, 128), *, seed=0, forget_bias=1.0,
                  dtype=np.float32):
         self.V = positive_int(vocab_size, "vocab_size")
-        if not hidden_sizes:
+        if (isinstance(hidden_sizes, str | bytes)
+                or not isinstance(hidden_sizes, Sequence | np.ndarray)
+                or np.ndim(hidden_sizes) != 1):
+            raise TypeError(f"hidden_sizes must be a sequence of positive integers (one per layer, "
+                            f"e.g. (128, 128)); got {hidden_sizes!r} ({type(hidden_sizes).__name__})")
+        if len(hidden_sizes) == 0:
             raise ValueError("hidden_sizes must name at least one layer; got ()")
+        hidden_sizes = [positive_int(H, "every entry of hidden_sizes") for H in hidden_sizes]
         rng = rng_from(seed)
         self.layers = []
         D = self.V
@@ -304,9 +351,19 @@ class CharLSTM:
         ids = self._ids(ids)
         T, B = ids.shape
         state = self.zero_state(B) if state is None else state
+        want = (f"state must be a list with one (h, c) pair per layer (this model has "
+                f"{len(self.layers)}), as forward returns it")
+        if not isinstance(state, list | tuple):
+            raise TypeError(f"{want}; got {type(state).__name__}")
         if len(state) != len(self.layers):
             raise ValueError(f"state must hold one (h, c) per layer ({len(self.layers)}); "
                              f"got {len(state)}")
+        for l, pair in enumerate(state):
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                got = (f"{type(pair).__name__} of shape {pair.shape}" if isinstance(pair, np.ndarray)
+                       else f"{type(pair).__name__} of length {len(pair)}"
+                       if isinstance(pair, list | tuple) else type(pair).__name__)
+                raise TypeError(f"{want}; entry {l} is a {got}")
         x = np.zeros((T, B, self.V), dtype=self.dtype)
         np.put_along_axis(x, ids[..., None], 1.0, axis=2)  # one-hot, (T, B, V)
         traces, new_state = [], []
@@ -447,14 +504,18 @@ class CharLSTM:
             raise TypeError(f"{where}W_y must be a 2-D float array (float32 or float64); got "
                             f"dtype {W_y.dtype} of shape {W_y.shape}")
         V = W_y.shape[0]
-        model = cls(V, sizes, dtype=W_y.dtype)
+        shapes, D = {}, V  # what a model of these sizes holds: checked before it is built
+        for l, H in enumerate(sizes):
+            shapes[f"W{l}"], shapes[f"b{l}"] = (4 * H, H + D), (4 * H,)
+            D = H
+        shapes["W_y"], shapes["b_y"] = (V, D), (V,)
         values = {}
-        for k, p in model.params.items():  # every array checked before any is written
-            a = as_float_input(data.pop(k), f"{where}{k}", model.dtype)
-            if a.shape != p.shape:
-                raise ValueError(f"{where}{k} has shape {a.shape}; a model with V={V} and "
-                                 f"hidden_sizes={sizes} needs {p.shape}")
-            values[k] = a
+        for k, shape in shapes.items():  # every array checked before the model is made
+            if data[k].shape != shape:
+                raise ValueError(f"{where}{k} has shape {data[k].shape}; a model with V={V} and "
+                                 f"hidden_sizes={sizes} needs {shape}")
+            values[k] = as_float_input(data.pop(k), f"{where}{k}", W_y.dtype)
+        model = cls(V, sizes, dtype=W_y.dtype)
         for k, p in model.params.items():
             p[...] = values[k]
         return model, data
@@ -498,6 +559,10 @@ class CharConfig:
         for tau in self.temperatures:
             positive_finite(tau, "every temperature")
         for step in self.sample_steps:
+            if (isinstance(step, numbers.Integral) and not isinstance(step, bool)
+                    and not 1 <= step <= self.steps):
+                raise ValueError(f"every entry of sample_steps must be a step of the run, in "
+                                 f"1..{self.steps} (steps = {self.steps}); got {step}")
             positive_int(step, "every entry of sample_steps")
 
 
@@ -540,7 +605,13 @@ def chunks(ids, batch_size, seq_len):
     """
     batch_size = positive_int(batch_size, "batch_size")
     seq_len = positive_int(seq_len, "seq_len")
-    ids = np.asarray(ids).ravel()
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":  # bool is its own kind
+        raise TypeError(f"ids must be integers; got {ids.dtype}")
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be a 1-D array of character ids; got shape {ids.shape}")
+    if ids.size and ids.min() < 0:
+        raise ValueError(f"ids must be character ids, >= 0; got {ids.min()}")
     L = (len(ids) - 1) // batch_size           # characters per stream
     n = L // seq_len                           # chunks per epoch
     if n < 1:

@@ -21,12 +21,14 @@ and there is no output gate. `GRUCell.step` runs these functions as written; `fo
 and both equal to torch.nn.GRU (see `to_torch_state` for the mapping of the weights).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from lstmlib.activations import concat, sigmoid, tanh
 from lstmlib.checks import (
+    NonFiniteError,
     as_float_input,
     check_input,
     check_state,
@@ -378,20 +380,49 @@ def to_torch_state(cell):
             "bias_ih_l0": b[:3 * H], "bias_hh_l0": np.concatenate([zeros, b[3 * H:]])}
 
 
+def _torch_value(v, key):
+    """state[key] as a numpy array: a torch tensor is detached (parameters that require grad, as
+    `dict(gru.named_parameters())` gives them, are read as they are) and must be on the CPU and
+    of a dtype numpy has; anything else goes through np.asarray. The key is named if it fails."""
+    if type(v).__module__.split(".")[0] == "torch" and hasattr(v, "detach"):
+        v = v.detach()
+        if v.device.type != "cpu":
+            raise TypeError(f"{key} is a tensor on {v.device}; move the state to the CPU first "
+                            f"({{k: v.cpu() for k, v in gru.state_dict().items()}})")
+        try:
+            return v.numpy()
+        except TypeError:  # bfloat16 and other dtypes numpy has not
+            raise TypeError(f"{key} is a {v.dtype} tensor, which numpy cannot hold; convert the "
+                            f"state first, e.g. {{k: v.float() for k, v in "
+                            f"gru.state_dict().items()}}") from None
+    try:
+        return np.asarray(v)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise TypeError(f"{key} must be an array (a numpy array or a CPU tensor); got "
+                        f"{type(v).__name__} ({exc})") from None
+
+
 def from_torch_state(state, *, dtype=np.float64):
     """A GRUCell computing what a one-layer torch.nn.GRU with this state dict computes.
 
     `state`: a mapping with exactly the keys weight_ih_l0 (3H, D), weight_hh_l0 (3H, H),
-    bias_ih_l0 (3H,), bias_hh_l0 (3H,), as numpy arrays or CPU tensors (`gru.state_dict()`).
-    torch's two biases of r and of z are summed into b_r and b_z; b_in becomes b_n, b_hn stays.
+    bias_ih_l0 (3H,), bias_hh_l0 (3H,), as numpy arrays or CPU tensors (`gru.state_dict()`, or
+    `dict(gru.named_parameters())`, whose tensors are detached). torch's two biases of r and of z
+    are summed into b_r and b_z (refused by name if the sum overflows `dtype`); b_in becomes b_n,
+    b_hn stays.
     """
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a mapping from the keys {list(TORCH_KEYS)} to arrays "
+                        f"(gru.state_dict()); got {type(state).__name__}")
     keys = set(state)
     if keys != set(TORCH_KEYS):
         raise KeyError(f"state must have exactly the keys {list(TORCH_KEYS)} of a one-layer "
                        f"torch.nn.GRU with biases; missing {sorted(set(TORCH_KEYS) - keys)}, "
-                       f"unexpected {sorted(keys - set(TORCH_KEYS))}")
+                       f"unexpected {sorted(keys - set(TORCH_KEYS), key=repr)}")
     dtype = float_dtype(dtype)
-    w_ih, w_hh, b_ih, b_hh = (as_float_input(state[k], k, np.float64) for k in TORCH_KEYS)
+    # each in float64 (exact), then checked to fit in dtype by name
+    w_ih, w_hh, b_ih, b_hh = (as_float_input(_torch_value(state[k], k), k, np.float64)
+                              for k in TORCH_KEYS)
     if w_hh.ndim != 2 or w_hh.shape[0] != 3 * w_hh.shape[1]:
         raise ValueError(f"weight_hh_l0 must have shape (3H, H); got {w_hh.shape}")
     H = w_hh.shape[1]
@@ -399,7 +430,18 @@ def from_torch_state(state, *, dtype=np.float64):
         raise ValueError(f"weight_ih_l0 must have shape ({3 * H}, D) for H={H}; got {w_ih.shape}")
     require_shape(b_ih, (3 * H,), "bias_ih_l0")
     require_shape(b_hh, (3 * H,), "bias_hh_l0")
+    for k, a in zip(TORCH_KEYS, (w_ih, w_hh, b_ih, b_hh), strict=True):
+        as_float_input(a, k, dtype)  # too large for dtype: refused by name
+    summed = b_ih[:2 * H] + b_hh[:2 * H]
+    big = np.flatnonzero(np.abs(summed) > np.finfo(dtype).max)
+    if big.size:
+        k = int(big[0])
+        gate, unit = ("reset gate r", "b_r") if k < H else ("update gate z", "b_z")
+        raise NonFiniteError(
+            f"bias_ih_l0[{k}] + bias_hh_l0[{k}] (torch's two biases of the {gate}, summed into "
+            f"{unit}[{k % H}]) = {summed[k]:.6g} overflows {dtype.name} (largest finite value "
+            f"{np.finfo(dtype).max:.6g}); use dtype=np.float64")
     cell = GRUCell(w_ih.shape[1], H, dtype=dtype)
     cell.W = np.concatenate([w_hh, w_ih], axis=1)
-    cell.b = np.concatenate([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:], b_hh[2 * H:]])
+    cell.b = np.concatenate([summed, b_ih[2 * H:], b_hh[2 * H:]])
     return cell

@@ -6,6 +6,7 @@ lstmlib.weights.WeightOwner storage (writes tracked, stale traces refused). `lst
 uses nothing else.
 """
 
+import numbers
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -58,13 +59,50 @@ def missing(cell):
     return gone
 
 
+def _size(cell, name, who):
+    """cell.D or cell.H: a positive int (a TypeError for another type, a ValueError for <= 0)."""
+    n = getattr(cell, name)
+    if isinstance(n, bool | np.bool_) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{who}.{name} must be a positive integer; got {n!r} ({type(n).__name__})")
+    if n <= 0:
+        raise ValueError(f"{who}.{name} must be a positive integer; got {n!r}")
+
+
 def check_cell(cell, who="cell"):
-    """`cell`, if it follows the protocol `Cell`; else a TypeError naming what it lacks."""
+    """`cell`, if it follows the protocol `Cell`; else a TypeError naming what it lacks.
+
+    Also checked, since training writes its updates into `params`: D and H are positive ints,
+    and every value of `params` is a writable float array that is the cell's own storage (two
+    reads of `params` give arrays sharing memory): a cell whose params are copies would train
+    nothing but the readout, silently."""
     gone = missing(cell)
     if gone:
         raise TypeError(f"{who} must follow lstmlib.protocol.Cell ({', '.join(MEMBERS)}); "
                         f"{type(cell).__name__} lacks {', '.join(gone)}")
-    if not isinstance(cell.params, dict) or not cell.params:
+    for name in ("D", "H"):
+        _size(cell, name, who)
+    params, again = cell.params, cell.params
+    if not isinstance(params, dict) or not params:
         raise TypeError(f"{who}.params must be a non-empty dict of arrays by name; got "
-                        f"{type(cell.params).__name__}")
+                        f"{type(params).__name__}")
+    if not isinstance(again, dict) or list(again) != list(params):
+        raise TypeError(f"{who}.params must name the same arrays every time it is read; got "
+                        f"{list(params)}, then {list(again) if isinstance(again, dict) else again!r}")
+    for k, p in params.items():
+        where = f"{who}.params[{k!r}]"
+        if not isinstance(p, np.ndarray):
+            raise TypeError(f"{where} must be a numpy array (a writable view into the cell's "
+                            f"weights); got {type(p).__name__}")
+        if p.dtype.kind != "f":
+            raise TypeError(f"{where} must be a float array (float32 or float64); got dtype "
+                            f"{p.dtype}")
+        if not p.flags.writeable:
+            raise TypeError(f"{where} is read-only: training writes its updates into the arrays "
+                            f"of params, which must be writable views into the cell's weights")
+        q = again[k]
+        if p.size and not (isinstance(q, np.ndarray) and np.may_share_memory(p, q)
+                           and np.shares_memory(p, q)):
+            raise TypeError(f"{where} must be a view into the cell's weights: two reads of "
+                            f"{who}.params gave arrays that share no memory (a new copy each "
+                            f"time), so training would update copies and leave the cell as it was")
     return cell

@@ -7,6 +7,7 @@ dL/dh_T on the last step. `train` runs the loop with fixed seeds and returns a `
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,8 +101,15 @@ def clip_grad_norm(grads, max_norm):
 
     Returns (clipped grads, the norm before clipping). The direction of the step is kept, also
     for gradients whose squares would overflow (the norm is computed scaled).
+    `grads`: a dict of real array-likes; each is taken as a numpy array (a list converted, an
+    integer array promoted to float64; anything not real refused), and the clipped gradients are
+    new float arrays, never the caller's.
     """
     max_norm = positive_finite(max_norm, "max_norm")
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict of gradient arrays by name; got "
+                        f"{type(grads).__name__}")
+    grads = {k: as_real_array(g, f"gradient {k}") for k, g in grads.items()}
     m, s = _norm_parts(grads)
     # the smallest normal number of the narrowest float among the gradients: a clipped gradient
     # of a smaller norm would underflow to zero or to subnormals that keep few digits

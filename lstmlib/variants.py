@@ -48,10 +48,11 @@ class Variant:
     @classmethod
     def checked(cls, forget_bias, **options):
         """The variant of these options, or None for the plain cell; refuses a combination that
-        does not make sense with a ValueError that says why."""
+        does not make sense with a ValueError that says why (an option that is not a bool is a
+        TypeError)."""
         for name, value in options.items():
             if not isinstance(value, bool | np.bool_):
-                raise ValueError(f"LSTMCell option {name} must be True or False; got {value!r} "
+                raise TypeError(f"LSTMCell option {name} must be True or False; got {value!r} "
                                  f"({type(value).__name__})")
         v = cls(**{name: bool(value) for name, value in options.items()})
         if v.coupled and not v.forget_gate:
@@ -179,8 +180,8 @@ def forward(cell, xs, h0=None, c0=None, *, f=None, i=None, o=None):
     xs = xs.reshape(T, B, D)
     h0 = check_state(h0, "h0", B, H, batched, cell.dtype)
     c0 = check_state(c0, "c0", B, H, batched, cell.dtype)
-    source = cell._source()
-    cell._check_weights()
+    source = cell._source()          # first: it notices writes the weight views could not see
+    cell._check_weights(sync=False)  # _source has just compared the weights with their copy
     p = cell._variant.views(cell._W, cell._b, H)
     G = np.empty((T, B, 4 * H), dtype=cell.dtype)     # f, i, c̃, o of every step, as used
     Hs = np.empty((T + 1, B, H), dtype=cell.dtype)     # h_0..h_T

@@ -9,9 +9,10 @@ path can keep a prepared copy of the weights until they change. A cell also keep
 the traces its `forward` made (weak references): `backward` takes only those very objects, never
 a copy (copy.deepcopy, pickle) or an edited version (dataclasses.replace) of one.
 
-Not seen: writes through a plain view made without lstmlib (`np.asarray(cell.W)`,
-`cell.W.view(np.ndarray)`, `torch.from_numpy(cell.W)`, a buffer or ctypes pointer). After such a
-write, call `cell.weights_changed()`.
+Not seen as they happen: writes through a plain view made without lstmlib (`np.asarray(cell.W)`,
+`cell.W.view(np.ndarray)`, `torch.from_numpy(cell.W)`, a buffer or ctypes pointer). The cell
+compares its weights with a copy of them at every `forward`, `backward` and `step` and counts a
+difference as a write (see `WeightOwner._sync`); `cell.weights_changed()` says so at once.
 """
 
 import weakref
@@ -214,12 +215,14 @@ def freeze_owners(*arrays):
 class _Ticket:
     """Handed to the trace that `forward` is about to make: the trace's `__post_init__` claims it
     once, which enters that very object in the cell's register of its traces. A copy of a ticket
-    (deepcopy, pickle) is void, and `dataclasses.replace` reuses one already claimed."""
+    (deepcopy, pickle) is void and says it is a copy (`copied`), and `dataclasses.replace` reuses
+    one already claimed."""
 
-    __slots__ = ("_made",)
+    __slots__ = ("_made", "copied")
 
-    def __init__(self, made=None):
+    def __init__(self, made=None, copied=False):
         self._made = made
+        self.copied = copied
 
     def claim(self, trace):
         made, self._made = self._made, None
@@ -227,7 +230,7 @@ class _Ticket:
             made[id(trace)] = trace
 
     def __reduce__(self):
-        return (_Ticket, ())
+        return (_Ticket, (None, True))
 
 
 def claim_ticket(trace):
@@ -248,6 +251,7 @@ class WeightOwner:
         self._made = weakref.WeakValueDictionary()  # id -> every live trace forward() made
         self._checked = None                     # the versions last found finite
         self._seen = None                        # (versions, copy of W, copy of b) last seen
+        self._sync()  # the first copy: a write through a plain view is noticed from now on
 
     def __getstate__(self):
         """A copy (deepcopy, pickle) of the cell starts with no traces: a copied trace is not a
@@ -325,8 +329,11 @@ class WeightOwner:
         self._sync()
         return (self._token, self._versions(), _Ticket(self._made))
 
-    def _check_weights(self):
-        """Refuse NaN or infinite weights (once per change of the weights)."""
+    def _check_weights(self, *, sync=True):
+        """Refuse NaN or infinite weights (once per change of the weights). First, unless the
+        caller has just done it (`_source`), catch the writes the views could not see."""
+        if sync:
+            self._sync()
         versions = self._versions()
         if self._checked == versions:
             return
@@ -349,6 +356,12 @@ class WeightOwner:
         source = trace.source
         ok = (isinstance(source, tuple) and len(source) == 3 and isinstance(source[1], tuple)
               and len(source[1]) == 2)
+        if ok and source[0] is not self._token and getattr(source[2], "copied", False):
+            raise ValueError(
+                f"this trace is a copy (copy.deepcopy, pickle): what it records of the cell that "
+                f"made it was copied with it, so it cannot be told from a trace made by another "
+                f"cell's forward(). backward takes only the very trace this "
+                f"{type(self).__name__}'s forward() returned; run forward() again")
         if not ok or source[0] is not self._token:
             raise ValueError(
                 f"this trace was made by another cell's forward(); backward needs the trace of "

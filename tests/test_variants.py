@@ -248,16 +248,16 @@ def test_repr_and_options():
     assert LSTMCell(2, 3, forget_gate=True, peepholes=False).options == {}
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"coupled": True, "forget_gate": False}, "coupled=True sets i_t = 1 − f_t, so it needs"),
-    ({"coupled": True, "input_gate": False}, "input_gate=False (i_t = 1) contradicts it"),
-    ({"forget_gate": False, "forget_bias": 1.0}, "forget_bias=1.0 is added to b_f, which a cell"),
-    ({"peepholes": 1}, "option peepholes must be True or False; got 1 (int)"),
-    ({"output_gate": "no"}, "option output_gate must be True or False; got 'no'"),
-    ({"coupled": None}, "option coupled must be True or False; got None"),
+@pytest.mark.parametrize("options, error, message", [
+    ({"coupled": True, "forget_gate": False}, ValueError, "coupled=True sets i_t = 1 − f_t, so it needs"),
+    ({"coupled": True, "input_gate": False}, ValueError, "input_gate=False (i_t = 1) contradicts it"),
+    ({"forget_gate": False, "forget_bias": 1.0}, ValueError, "forget_bias=1.0 is added to b_f, which a cell"),
+    ({"peepholes": 1}, TypeError, "option peepholes must be True or False; got 1 (int)"),
+    ({"output_gate": "no"}, TypeError, "option output_gate must be True or False; got 'no'"),
+    ({"coupled": None}, TypeError, "option coupled must be True or False; got None"),
 ])
-def test_invalid_options_are_refused(options, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+def test_invalid_options_are_refused(options, error, message):
+    with pytest.raises(error, match=re.escape(message)):
         LSTMCell(D, H, **options)
 
 
