@@ -67,19 +67,22 @@ test: lint unit nbval book-strict browser clean-venv lab-check
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
 
+# The unit tests, the notebooks and the browser tests run on two workers (pytest-xdist): each
+# notebook stays on one worker (--dist loadscope), its cells in order in one kernel; each browser
+# test file too (--dist loadfile: the build-twice test builds its own copy meanwhile).
 unit: $(VENV)/.dev-deps
-	$(BIN)/pytest tests -q -m "not browser and not built and not install and not lab"
+	$(BIN)/pytest tests -q -n 2 -m "not browser and not built and not install and not lab"
 
 nbval: $(VENV)/.dev-deps
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-	  -p no:randomly -q $(NOTEBOOKS)
+	  -p no:randomly -q -n 2 --dist loadscope $(NOTEBOOKS)
 
 book-strict: $(VENV)/.book-deps
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 browser: $(VENV)/.dev-deps chromium book-strict
-	$(BIN)/pytest tests -q -m "browser or built"
+	$(BIN)/pytest tests -q -m "browser or built" -n 2 --dist loadfile
 
 # lstmlib installed from a git clone (not editable) into a new venv that has only a kernel, and
 # every notebook executed there: a dependency missing from pyproject.toml fails here.
