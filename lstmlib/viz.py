@@ -673,8 +673,10 @@ def draw_gradient_path(ax=None, *, grads=None, unit=0, scale=1, title=None):
         if grads is not None:
             on_line = [yl for yl in LINES_Y if 0 < y - yl < 0.2]
             yv = on_line[0] - 0.12 if on_line else y - 0.06
+            # on white, so that no line of the diagram crosses a digit or a minus sign
             ax.text(x, yv, fmt(scale * np.asarray(getattr(grads, name))[unit]), ha=ha, va="top",
-                    fontsize=VALUE_PT, color=color)
+                    fontsize=VALUE_PT, color=color, zorder=5,
+                    bbox=dict(facecolor="white", edgecolor="none", pad=1))
     _finish(ax, (x0, x1), (y0, y1))
     # the key, one entry after the other as wide as its text
     renderer, xk = ax.figure.canvas.get_renderer(), x0 + 0.2
@@ -687,7 +689,8 @@ def draw_gradient_path(ax=None, *, grads=None, unit=0, scale=1, title=None):
     if top and scale != 1:
         top += rf", $\times\,10^{{{round(power)}}}$"
     if top:
-        ax.text(x0 + 0.05, y1 - 0.05, top, ha="left", va="top", fontsize=VALUE_PT, color=GREY)
+        # dark and as large as a label: with a scale, every value depends on it
+        ax.text(x0 + 0.05, y1 - 0.05, top, ha="left", va="top", fontsize=LABEL_PT - 1, color=INK)
     return ax
 
 
