@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 JB_FLAGS := --builder html -W -n --keep-going
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: book test notebooks serve bench mutants lint unit nbval book-strict browser chromium clean help \
+.PHONY: book test notebooks serve bench mutants lint unit nbval book-strict browser browser-tests chromium clean help \
 	lab clean-venv lab-check
 
 help:
@@ -62,7 +62,11 @@ lab: $(VENV)/.lab-deps
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 # --- tests -----------------------------------------------------------------------------------
-test: lint unit nbval book-strict browser clean-venv lab-check
+# The browser tests and the clean-venv run share the two cores: each alone leaves about half of
+# them idle (pages settling, pip installing).
+test: lint unit nbval book-strict $(VENV)/.lab-deps chromium
+	$(MAKE) --no-print-directory -j2 --output-sync=target browser-tests clean-venv
+	$(MAKE) --no-print-directory lab-check
 
 lint: $(VENV)/.dev-deps
 	$(BIN)/ruff check .
@@ -81,7 +85,11 @@ book-strict: $(VENV)/.book-deps
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
-browser: $(VENV)/.dev-deps chromium book-strict
+browser: book-strict
+	$(MAKE) --no-print-directory browser-tests
+
+# the browser tests on the book as it is built in _build/html
+browser-tests: $(VENV)/.dev-deps chromium
 	$(BIN)/pytest tests -q -m "browser or built"
 
 # lstmlib installed from a git clone (not editable) into a new venv that has only a kernel, and
