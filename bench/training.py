@@ -154,25 +154,30 @@ def _torch_run(kind, H, setup, batches, init):
     return run
 
 
+def _in_blocks(fns, repeats, steps):
+    """Seconds per step of each run in fns, in alternating blocks (a, b, b, a, ...) with the
+    thread pools left idle before each; and each run's losses (the last block's)."""
+    from bench.lstm import IDLE_S
+
+    times, losses = {k: [] for k in fns}, {}
+    for r in range(repeats):
+        for k in (fns if r % 2 == 0 else list(fns)[::-1]):
+            time.sleep(IDLE_S)
+            t0 = time.perf_counter()
+            losses[k] = fns[k]()
+            times[k].append((time.perf_counter() - t0) / steps)
+    return times, losses
+
+
 def side_by_side(setup=SideBySide()):
     """Seconds per training step of each model with lstmlib and with torch (float64 both), timed
     in alternating blocks with idle thread pools between, and how far their losses drift apart."""
-    from bench.lstm import IDLE_S
-
     batches = _batches(setup)
     rows = []
     for kind, H in setup.models:
         ours, init = _lstmlib_run(kind, H, setup, batches)
         theirs = _torch_run(kind, H, setup, batches, init)
-        fns = {"lstmlib": ours, "torch": theirs}
-        times = {k: [] for k in fns}
-        losses = {}
-        for r in range(setup.repeats):
-            for k in (fns if r % 2 == 0 else list(fns)[::-1]):
-                time.sleep(IDLE_S)
-                t0 = time.perf_counter()
-                losses[k] = fns[k]()
-                times[k].append((time.perf_counter() - t0) / setup.steps)
+        times, losses = _in_blocks({"lstmlib": ours, "torch": theirs}, setup.repeats, setup.steps)
         row = {"model": kind, "H": H, "steps": setup.steps,
                "loss_first": losses["lstmlib"][0], "loss_last_lstmlib": losses["lstmlib"][-1],
                "loss_last_torch": losses["torch"][-1],
@@ -280,7 +285,6 @@ def _char_torch_run(setup, cfg, V, chunks, init):
 def char_side_by_side(setup=CharSideBySide()):
     """Seconds per training step of the character chapter's model (float32, two layers) with
     lstmlib and with torch, timed in alternating blocks with idle thread pools between."""
-    from bench.lstm import IDLE_S
     from lstmlib import charmodel
 
     cfg, V, train_ids = _char_setup()
@@ -288,14 +292,7 @@ def char_side_by_side(setup=CharSideBySide()):
     chunks = [next(stream)[:2] for _ in range(setup.steps)]
     ours, init = _char_lstmlib_run(setup, cfg, V, chunks)
     fns = {"lstmlib": ours, "torch": _char_torch_run(setup, cfg, V, chunks, init)}
-    times = {k: [] for k in fns}
-    losses = {}
-    for r in range(setup.repeats):
-        for k in (fns if r % 2 == 0 else list(fns)[::-1]):
-            time.sleep(IDLE_S)
-            t0 = time.perf_counter()
-            losses[k] = fns[k]()
-            times[k].append((time.perf_counter() - t0) / setup.steps)
+    times, losses = _in_blocks(fns, setup.repeats, setup.steps)
     row = {"V": V, "hidden_sizes": list(cfg.hidden_sizes), "T": cfg.seq_len, "B": cfg.batch_size,
            "steps": setup.steps, "loss_last_lstmlib": losses["lstmlib"][-1],
            "loss_last_torch": losses["torch"][-1],
