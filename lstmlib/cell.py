@@ -548,6 +548,17 @@ class LSTMCell(WeightOwner):
         return made["feature fits"]
 
     # -- checking inputs --
+    def _sequence_inputs(self, xs, h0, c0):
+        """forward's inputs checked, copied and batched: (xs (T, B, D), h0 (B, H), c0 (B, H),
+        whether xs came batched). The plain and the variant forward both start here."""
+        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
+        batched = xs.ndim == 3
+        T, B = xs.shape[0], xs.shape[1] if batched else 1
+        xs = xs.reshape(T, B, self.D)
+        h0 = check_state(h0, "h0", B, self.H, batched, self.dtype)
+        c0 = check_state(c0, "c0", B, self.H, batched, self.dtype)
+        return xs, h0, c0, batched
+
     def _pin(self, value, name, batched, B, T=None):
         """A gate set by hand, checked to lie in [0, 1] and broadcast to (B, H), or (T, B, H)
         when T is given. Accepted: a scalar, the gate's shape, or (with T) one value per step."""
@@ -615,13 +626,9 @@ class LSTMCell(WeightOwner):
         """
         if self._variant is not None:
             return variants.forward(self, xs, h0, c0, f=f, i=i, o=o)
-        xs = check_input(xs, "xs", self.D, self.dtype, sequence=True, copy=True)
-        batched = xs.ndim == 3
-        T, H, D = xs.shape[0], self.H, self.D
-        B = xs.shape[1] if batched else 1
-        xs = xs.reshape(T, B, D)
-        h0 = check_state(h0, "h0", B, H, batched, self.dtype)
-        c0 = check_state(c0, "c0", B, H, batched, self.dtype)
+        xs, h0, c0, batched = self._sequence_inputs(xs, h0, c0)
+        T, B, _ = xs.shape
+        H = self.H
         pins = {name: self._pin(v, name, batched, B, T)
                 for name, v in (("f", f), ("i", i), ("o", o)) if v is not None}
         # first: _source() notices writes the weight views could not see (np.asarray(cell.W)),

@@ -173,13 +173,8 @@ def forward(cell, xs, h0=None, c0=None, *, f=None, i=None, o=None):
     """`LSTMCell.forward` of a variant cell: `step_equations` run T times, kept in a `Trace`
     (the same class as the plain cell's: its f, i, o hold ones for a removed gate)."""
     _no_pins(cell, f, i, o)
-    xs = check_input(xs, "xs", cell.D, cell.dtype, sequence=True, copy=True)
-    batched = xs.ndim == 3
-    T, H, D = xs.shape[0], cell.H, cell.D
-    B = xs.shape[1] if batched else 1
-    xs = xs.reshape(T, B, D)
-    h0 = check_state(h0, "h0", B, H, batched, cell.dtype)
-    c0 = check_state(c0, "c0", B, H, batched, cell.dtype)
+    xs, h0, c0, batched = cell._sequence_inputs(xs, h0, c0)
+    (T, B, _), H = xs.shape, cell.H
     source = cell._source()          # first: it notices writes the weight views could not see
     cell._check_weights(sync=False)  # _source has just compared the weights with their copy
     p = cell._variant.views(cell._W, cell._b, H)
