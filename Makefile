@@ -114,9 +114,10 @@ bench: $(VENV)/.dev-deps
 # Mutation testing (setup.cfg [mutmut]): every mutant of lstmlib's numerical modules against the
 # unit tests that cover it, then the score into bench/results/mutants.{json,md} (the Performance
 # page includes it). mutants/ is mutmut's working copy; it ignores itself for git.
+# Each of the two mutant workers gets one BLAS thread: with two each, four threads fight for two cores.
 mutants: $(VENV)/.dev-deps
 	mkdir -p mutants && printf '*\n' > mutants/.gitignore
-	env -u PYTHONPATH $(BIN)/mutmut run --max-children 2
+	env -u PYTHONPATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2
 	$(BIN)/python -m bench.mutation
 
 clean:

@@ -38,6 +38,7 @@ SIZES = SITE.parent / "figure-sizes.json"  # _build/figure-sizes.json for the bo
 WINDOW = {"width": 1200, "height": 900}  # a laptop's window: the book's column is about 700 px
 MIN_PX_PER_PT = 1.2  # 10 pt text then shows at 12 CSS px or more (body text is 16 px)
 CHROMIUM = "/usr/bin/chromium"
+PAGE_TIMEOUT_MS = 180_000
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
@@ -84,6 +85,11 @@ def _context(chromium, **options):
     context = chromium.launch_persistent_context(
         profile.name, executable_path=CHROMIUM, args=FLAGS, headless=True,
         viewport=WINDOW, **options)
+    # Playwright waits 30 s by default. In `make test` the clean-venv run executes notebooks on the
+    # same two cores, and one page once took longer than that to go network-idle: the waits here
+    # are for a page to settle, never a measure of speed.
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    context.set_default_navigation_timeout(PAGE_TIMEOUT_MS)
     return context, profile
 
 
