@@ -114,10 +114,17 @@ bench: $(VENV)/.dev-deps
 # Mutation testing (setup.cfg [mutmut]): every mutant of lstmlib's numerical modules against the
 # unit tests that cover it, then the score into bench/results/mutants.{json,md} (the Performance
 # page includes it). mutants/ is mutmut's working copy; it ignores itself for git.
-# Each of the two mutant workers gets one BLAS thread: with two each, four threads fight for two cores.
+# Each of the two mutant workers gets one BLAS thread: with two each, four threads fight for two
+# cores. Every mutant starts a pytest session; the plugins the unit tests do not use are left out of
+# it (pytest's unraisable-exception check alone spent half a second per mutant in gc.collect).
+# They go in PYTEST_ADDOPTS, not in setup.cfg: mutmut restarts from scratch when its own pytest
+# arguments change, and keeps its verdicts when only this does.
+MUTANT_PYTEST_ADDOPTS := -p no:unraisableexception -p no:threadexception -p no:xdist \
+	-p no:xdist.looponfail -p no:nbval -p no:anyio
 mutants: $(VENV)/.dev-deps
 	mkdir -p mutants && printf '*\n' > mutants/.gitignore
-	env -u PYTHONPATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2
+	env -u PYTHONPATH OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 PYTEST_ADDOPTS="$(MUTANT_PYTEST_ADDOPTS)" \
+	  $(BIN)/mutmut run --max-children 2
 	$(BIN)/python -m bench.mutation
 
 clean:
