@@ -28,7 +28,7 @@ BOOK_KEYS = tuple(f"{kind}_{g}" for g in ("f", "i", "c", "o") for kind in ("W", 
 def _plain_params(cell):
     """The cell's params, refused unless it computes exactly torch.nn.LSTM's equations (an
     LSTMCell without variant options: `cell.options` empty)."""
-    options = dict(getattr(cell, "options", {}) or {})
+    options = dict(getattr(cell, "options", None) or {})  # no attribute, None or {}: none
     params = getattr(cell, "params", None)
     if options or not isinstance(params, dict) or set(params) != set(BOOK_KEYS):
         keys = sorted(params) if isinstance(params, dict) else type(cell).__name__

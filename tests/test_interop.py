@@ -175,3 +175,12 @@ def test_every_refusal_names_what_came():
              "bias_ih_l0": np.zeros(0), "bias_hh_l0": np.zeros(0)}  # H = 0
     assert message(from_torch_lstm, empty).endswith(
         f"{shapes} {({k: v.shape for k, v in empty.items()})}")
+
+
+def test_a_cell_whose_options_are_none_or_absent_is_plain():
+    cell = LSTMCell(2, 3, seed=6)
+    reference = to_torch_lstm(cell)
+    for options in ({"options": None}, {}):  # options None, or no options attribute at all
+        other = type("Plain", (), {"params": cell.params, **options})()
+        state = to_torch_lstm(other)
+        assert all(np.array_equal(state[k], reference[k]) for k in TORCH_KEYS), options
