@@ -28,7 +28,7 @@ BOOK_KEYS = tuple(f"{kind}_{g}" for g in ("f", "i", "c", "o") for kind in ("W", 
 def _plain_params(cell):
     """The cell's params, refused unless it computes exactly torch.nn.LSTM's equations (an
     LSTMCell without variant options: `cell.options` empty)."""
-    options = dict(getattr(cell, "options", {}) or {})
+    options = dict(getattr(cell, "options", None) or {})  # no attribute, None or {}: none
     params = getattr(cell, "params", None)
     if options or not isinstance(params, dict) or set(params) != set(BOOK_KEYS):
         keys = sorted(params) if isinstance(params, dict) else type(cell).__name__
@@ -61,8 +61,7 @@ def _torch_arrays(state, dtype=None):
         raise KeyError(f"a torch.nn.LSTM state_dict (one layer) needs {list(TORCH_KEYS)}; "
                        f"missing {missing}")
     a = {k: as_float_input(state[k], k, dtype or np.asarray(state[k]).dtype) for k in TORCH_KEYS}
-    shape_hh = a["weight_hh_l0"].shape
-    H = shape_hh[1] if len(shape_hh) == 2 else 0
+    H = a["bias_hh_l0"].size // 4  # a candidate: every shape is checked against it below
     D = a["weight_ih_l0"].shape[-1]
     expected = {"weight_ih_l0": (4 * H, D), "weight_hh_l0": (4 * H, H), "bias_ih_l0": (4 * H,),
                 "bias_hh_l0": (4 * H,)}

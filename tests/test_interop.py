@@ -7,7 +7,7 @@ import pytest
 
 from lstmlib import LSTMCell
 from lstmlib.cell import VARIANTS
-from lstmlib.interop import TORCH_KEYS, from_torch_lstm, to_torch_lstm, torch_lstm_forward
+from lstmlib.interop import BOOK_KEYS, TORCH_KEYS, from_torch_lstm, to_torch_lstm, torch_lstm_forward
 
 torch = pytest.importorskip("torch")
 
@@ -106,3 +106,81 @@ def test_bad_input_is_named():
         from_torch_lstm({**state, "weight_hh_l0": state["weight_hh_l0"][:, :2]})
     with pytest.raises(ValueError, match="xs must have shape \\(T, 2\\)"):
         torch_lstm_forward(state, np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_torch_lstm_forward_with_torchs_own_biases_and_zero_state(batched, rng):
+    # torch's initial state_dict has two different non-zero biases per gate, and torch starts
+    # from h_0 = c_0 = 0 when none is given: torch_lstm_forward does both as torch does
+    torch.manual_seed(4)
+    lstm = torch.nn.LSTM(3, 4, dtype=torch.float64)
+    state = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}
+    assert np.abs(state["bias_hh_l0"]).min() > 0
+    xs = rng.normal(size=(5, 2, 3) if batched else (5, 3))
+    with torch.no_grad():
+        out, (h_T, c_T) = lstm(torch.from_numpy(xs))
+    np_out, (np_h, np_c) = torch_lstm_forward(state, xs)
+    assert np_out.shape == tuple(out.shape) and np_h.shape == np_c.shape == tuple(h_T.shape[1:])
+    assert np.abs(np_out - out.numpy()).max() <= TOL
+    assert np.abs(np_h - h_T[0].numpy()).max() <= TOL
+    assert np.abs(np_c - c_T[0].numpy()).max() <= TOL
+
+
+def test_torch_lstm_forward_computes_in_float64(rng):
+    # weights, h0 and c0 given in a wider float type (long double here) are rounded to float64
+    # first: every result is float64 and equal to the run on the float64-rounded inputs
+    wide = np.longdouble
+    state = {k: v.astype(wide) / 3 for k, v in to_torch_lstm(LSTMCell(2, 3, seed=5)).items()}
+    state["bias_hh_l0"] += wide(1) / 7
+    h0, c0 = rng.normal(size=(2, 4, 3)).astype(wide) / 3
+    xs = rng.normal(size=(4, 4, 2))
+    out, (h_T, c_T) = torch_lstm_forward(state, xs, h0, c0)
+    assert out.dtype == h_T.dtype == c_T.dtype == np.float64
+    r_out, (r_h, r_c) = torch_lstm_forward({k: v.astype(np.float64) for k, v in state.items()},
+                                           xs, h0.astype(np.float64), c0.astype(np.float64))
+    assert np.array_equal(out, r_out) and np.array_equal(h_T, r_h) and np.array_equal(c_T, r_c)
+
+
+def test_from_torch_lstm_keeps_the_state_dicts_float_type():
+    cell = LSTMCell(2, 3, seed=2, dtype=np.float32)
+    state = to_torch_lstm(cell)
+    assert {v.dtype for v in state.values()} == {np.dtype(np.float32)}
+    back = from_torch_lstm(state)
+    for k, v in cell.params.items():
+        assert back[k].dtype == np.float32 and np.array_equal(back[k], v), k
+
+
+def test_every_refusal_names_what_came():
+    def message(call, *args, error=ValueError):
+        with pytest.raises(error) as info:
+            call(*args)
+        return str(info.value)
+
+    plain = f"torch.nn.LSTM computes the plain LSTM cell only (params {list(BOOK_KEYS)}, no variant "
+    # no params at all: the cell's type is named; params of another cell: their sorted names
+    assert message(to_torch_lstm, object()) == plain + "options); got a cell with params object"
+    gru = type("GRU", (), {"params": {"b_r": np.zeros(3), "W_r": np.zeros((3, 5))}})()
+    assert message(to_torch_lstm, gru) == plain + "options); got a cell with params ['W_r', 'b_r']"
+    state = to_torch_lstm(LSTMCell(2, 3))
+    assert message(from_torch_lstm, {**state, "weight_ih_l0": np.ones((12, 2), int)},
+                   error=TypeError).startswith("weight_ih_l0 must be a float array")
+    assert message(torch_lstm_forward, state, np.ones((4, 2), int),
+                   error=TypeError).startswith("xs must be a float array")
+    shapes = "(4H, H), bias_ih_l0 and bias_hh_l0 (4H,); got shapes"
+    for name in ("weight_ih_l0", "weight_hh_l0"):  # a flattened weight matrix
+        bad = {**state, name: state[name].ravel()}
+        assert f"{shapes} {{'weight_ih_l0': {bad['weight_ih_l0'].shape}" in message(
+            from_torch_lstm, bad), name
+    empty = {"weight_ih_l0": np.zeros((0, 2)), "weight_hh_l0": np.zeros((0, 0)),
+             "bias_ih_l0": np.zeros(0), "bias_hh_l0": np.zeros(0)}  # H = 0
+    assert message(from_torch_lstm, empty).endswith(
+        f"{shapes} {({k: v.shape for k, v in empty.items()})}")
+
+
+def test_a_cell_whose_options_are_none_or_absent_is_plain():
+    cell = LSTMCell(2, 3, seed=6)
+    reference = to_torch_lstm(cell)
+    for options in ({"options": None}, {}):  # options None, or no options attribute at all
+        other = type("Plain", (), {"params": cell.params, **options})()
+        state = to_torch_lstm(other)
+        assert all(np.array_equal(state[k], reference[k]) for k in TORCH_KEYS), options
