@@ -18,7 +18,7 @@ bias_ih_l0 and bias_hh_l0 (4H,), that are only ever added together. Nothing here
 import numpy as np
 
 from lstmlib.activations import sigmoid, tanh
-from lstmlib.checks import as_float_input
+from lstmlib.checks import as_float_input, check_state
 
 TORCH_GATES = ("i", "f", "c", "o")  # torch's row blocks: i, f, g (our c̃, weights W_c), o
 TORCH_KEYS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
@@ -62,7 +62,7 @@ def _torch_arrays(state, dtype=None):
                        f"missing {missing}")
     a = {k: as_float_input(state[k], k, dtype or np.asarray(state[k]).dtype) for k in TORCH_KEYS}
     H = a["bias_hh_l0"].size // 4  # a candidate: every shape is checked against it below
-    D = a["weight_ih_l0"].shape[-1]
+    D = a["weight_ih_l0"].shape[-1] if a["weight_ih_l0"].ndim else 0  # 0-d: refused below
     expected = {"weight_ih_l0": (4 * H, D), "weight_hh_l0": (4 * H, H), "bias_ih_l0": (4 * H,),
                 "bias_hh_l0": (4 * H,)}
     got = {k: v.shape for k, v in a.items()}
@@ -99,8 +99,8 @@ def torch_lstm_forward(state, xs, h0=None, c0=None):
     batched = xs.ndim == 3
     T, B = xs.shape[0], xs.shape[1] if batched else 1
     xs = xs.reshape(T, B, D)
-    h = np.zeros((B, H)) if h0 is None else np.array(h0, dtype=np.float64).reshape(B, H)
-    c = np.zeros((B, H)) if c0 is None else np.array(c0, dtype=np.float64).reshape(B, H)
+    h = check_state(h0, "h0", B, H, batched, np.float64, copy=True)  # zeros when None
+    c = check_state(c0, "c0", B, H, batched, np.float64, copy=True)
     out = np.empty((T, B, H))
     for t in range(T):
         gates = (xs[t] @ a["weight_ih_l0"].T + a["bias_ih_l0"]

@@ -184,3 +184,28 @@ def test_a_cell_whose_options_are_none_or_absent_is_plain():
         other = type("Plain", (), {"params": cell.params, **options})()
         state = to_torch_lstm(other)
         assert all(np.array_equal(state[k], reference[k]) for k in TORCH_KEYS), options
+
+
+def test_torch_lstm_forward_checks_the_initial_states():
+    state = to_torch_lstm(LSTMCell(2, 3, seed=1))
+    xs = np.zeros((4, 5, 2))  # T = 4, B = 5
+    with pytest.raises(ValueError, match=r"h0 .*\(5, 3\).*\(3,\)"):  # (H,) for a batched input
+        torch_lstm_forward(state, xs, np.zeros(3))
+    with pytest.raises(ValueError, match=r"c0 .*\(3,\).*\(1, 3\)"):
+        torch_lstm_forward(state, xs[:, 0], None, np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="h0 must be finite; found nan"):
+        torch_lstm_forward(state, xs, np.full((5, 3), np.nan))
+    with pytest.raises(TypeError, match="c0 must be a float array"):
+        torch_lstm_forward(state, xs[:, 0], None, np.array(["1.0", "0", "0"]))
+    # the caller's h0 is not written to, and the result does not follow later writes into it
+    h0 = np.full((5, 3), 0.5)
+    out, (h_T, _) = torch_lstm_forward(state, xs, h0)
+    kept = h_T.copy()
+    h0[...] = 9.0
+    assert np.array_equal(h_T, kept) and not np.array_equal(out[0], np.zeros((5, 3)))
+
+
+def test_a_scalar_weight_is_refused_with_the_shapes():
+    state = {**to_torch_lstm(LSTMCell(2, 3)), "weight_ih_l0": np.float64(1.0)}
+    with pytest.raises(ValueError, match=r"got shapes \{'weight_ih_l0': \(\)"):
+        from_torch_lstm(state)
