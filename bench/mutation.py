@@ -9,8 +9,11 @@ mutmut changes lstmlib's code one small edit at a time (a `<` into `<=`, a const
 another, a call dropped ...) and runs the unit tests that cover the changed function against
 each such mutant. A mutant that some test fails on is killed; one that every test passes is a
 survivor: either the tests miss a behaviour, or the edit changes nothing observable (an
-equivalent mutant). bench/mutation_equivalent.json lists the survivors argued equivalent, each
-with its argument; the score counts killed mutants among the others.
+equivalent mutant). bench/mutation_equivalent.json lists survivors with what was found about them:
+{name: {"change": "old line → new line", "note": "Equivalent: why ..." or "Not killed: why ..."}}.
+A note that starts with "Equivalent" takes its mutant out of the score, which counts killed mutants
+among the others. An entry whose change is not the mutant's any more (mutmut numbers a function's
+mutants anew when the function changes) is ignored.
 """
 
 import json
@@ -59,11 +62,32 @@ def diff(name):
     return _mutmut("show", name).strip()
 
 
+def change(diff_text):
+    """The lines a mutant removes and adds, as one line: "old → new"."""
+    return " → ".join(ln[1:].strip() for ln in diff_text.splitlines()
+                      if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---")))
+
+
+def notes_for(survivors, equivalent, diffs):
+    """{name: note} for the survivors whose entry in bench/mutation_equivalent.json still
+    describes them. mutmut numbers a function's mutants anew when the function changes, so an
+    entry names its mutant *and* the change it was argued for; an entry whose change is no longer
+    the mutant's is stale and explains nothing."""
+    out = {}
+    for k in survivors:
+        entry = equivalent.get(k)
+        if entry is not None and entry["change"] == change(diffs[k]):
+            out[k] = entry["note"]
+    return out
+
+
 def summarize(status, equivalent):
     counts = {}
     for s in status.values():
         counts[s] = counts.get(s, 0) + 1
     survivors = sorted(k for k, s in status.items() if s == "survived")
+    diffs = {k: diff(k) for k in survivors}
+    equivalent = notes_for(survivors, equivalent, diffs)
     # an entry of the list that starts with "Equivalent" removes its mutant from the score; any
     # other entry explains a survivor that still counts as not killed
     argued = {k: equivalent[k] for k in survivors if equivalent.get(k, "").startswith("Equivalent")}
@@ -78,7 +102,7 @@ def summarize(status, equivalent):
         "score_pct": 100.0 * killed / considered if considered else None,
         "target_pct": TARGET_PCT,
         "survivors": [{"name": k, "equivalent": argued.get(k), "note": equivalent.get(k),
-                       "diff": diff(k)} for k in survivors],
+                       "diff": diffs[k]} for k in survivors],
         "unexplained": [k for k in open_ if k not in equivalent],
         "not_killed": open_,
         "no_tests": sorted(k for k, s in status.items() if s == "no tests"),
@@ -148,9 +172,7 @@ def markdown(res):
                   "no test kills it:", ""]
         for s in res["survivors"]:
             why = s["note"] or "**not explained**"
-            change = [ln[1:].strip() for ln in s["diff"].splitlines()
-                      if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
-            lines.append(f"- `{s['name']}`: `{' → '.join(change)[:160]}`. {why}")
+            lines.append(f"- `{s['name']}`: `{change(s['diff'])[:160]}`. {why}")
     return lines
 
 

@@ -16,14 +16,17 @@ STATUS = {
     "lstmlib.train.x_fraction_within__mutmut_3": "survived",
     "lstmlib.tasks.x_adding__mutmut_1": "no tests",
 }
+DIFF = "--- a\n+++ b\n x = 0\n-x = 1\n+x = 2"
 NOTES = {
-    "lstmlib.cell.xǁLSTMCellǁstep__mutmut_4": "Equivalent: None is false like False.",
-    "lstmlib.train.x_fraction_within__mutmut_2": "Not killed: the tests miss it.",
+    "lstmlib.cell.xǁLSTMCellǁstep__mutmut_4": {"change": "x = 1 → x = 2",
+                                               "note": "Equivalent: None is false like False."},
+    "lstmlib.train.x_fraction_within__mutmut_2": {"change": "x = 1 → x = 2",
+                                                  "note": "Not killed: the tests miss it."},
 }
 
 
 def test_the_score_leaves_out_argued_equivalents_only(monkeypatch):
-    monkeypatch.setattr(mutation, "diff", lambda name: f"--- a\n+++ b\n-old {name}\n+new")
+    monkeypatch.setattr(mutation, "diff", lambda name: DIFF)
     res = mutation.summarize(STATUS, NOTES)
     # killed: 3 kills and a timeout; considered: 8 - 1 equivalent - 1 without tests
     assert res["killed"] == 4 and res["non_equivalent"] == 6
@@ -40,7 +43,7 @@ def test_the_score_leaves_out_argued_equivalents_only(monkeypatch):
 
 
 def test_the_page_names_the_modules_and_every_survivor(monkeypatch):
-    monkeypatch.setattr(mutation, "diff", lambda name: "--- a\n+++ b\n-x = 1\n+x = 2")
+    monkeypatch.setattr(mutation, "diff", lambda name: DIFF)
     text = "\n".join(mutation.markdown(mutation.summarize(STATUS, NOTES)))
     assert "on lstmlib (cell, tasks, train)" in text
     assert "| cell | 4 | 3 | 1 | 0 | 100.0% |" in text
@@ -50,3 +53,13 @@ def test_the_page_names_the_modules_and_every_survivor(monkeypatch):
         assert name in text
     assert "`x = 1 → x = 2`. **not explained**" in text
     assert "Incomplete run" not in text
+
+
+def test_an_argument_for_another_change_is_stale(monkeypatch):
+    # the function changed and mutmut numbered its mutants anew: mutant 4 is now another edit
+    monkeypatch.setattr(mutation, "diff", lambda name: "--- a\n+++ b\n-y = 1\n+y = 3")
+    res = mutation.summarize(STATUS, NOTES)
+    assert res["equivalent"] == 0 and res["non_equivalent"] == 7
+    assert res["unexplained"] == [
+        "lstmlib.cell.xǁLSTMCellǁstep__mutmut_4", "lstmlib.train.x_fraction_within__mutmut_2",
+        "lstmlib.train.x_fraction_within__mutmut_3"]
