@@ -34,9 +34,9 @@ def question_stream(T, batch_size, *, seed, p_new=0.25):
     rng = rng_from(seed)
     new = rng.random((T, B)) < p_new                          # (T, B) markers
     none = np.flatnonzero(~new.any(axis=0))
-    new[rng.integers(0, T, size=none.size), none] = True
-    price = np.where(new, 0.0, rng.uniform(0.0, 1.0, size=(T, B)))
-    xs = np.stack([price, new.astype(float)], axis=-1)        # (T, B, 2)
+    new[rng.integers(T, size=none.size), none] = True         # a row in [0, T) each
+    price = np.where(new, 0.0, rng.random((T, B)))            # U[0, 1) where no marker
+    xs = np.stack([price, new], axis=-1)                      # (T, B, 2): markers as 1.0
     return xs, running_total(xs)[-1][:, None]
 
 
@@ -63,7 +63,7 @@ def question_age(xs):
     """
     xs = _stream(xs)
     age = np.zeros(xs.shape[:2], dtype=int)
-    now = np.zeros(xs.shape[1], dtype=int)
+    now = 0
     for t in range(xs.shape[0]):
         now = np.where(xs[t, :, 1] == 1.0, 0, now + 1)
         age[t] = now
@@ -167,6 +167,6 @@ def table(rows, tasks):
 
 def stream_predictions(model, xs):
     """The readout at every step of one long stream: ŷ_t = W_y · h_t + b_y, (T, B)."""
-    trace = model.cell.forward(xs)
-    return readout(trace.h_all.reshape(-1, model.cell.H), model.W_y, model.b_y).reshape(
-        trace.h_all.shape[:2])
+    h = model.cell.forward(xs).h_all                          # (T, B, H)
+    T, B, H = h.shape
+    return readout(h.reshape(T * B, H), model.W_y, model.b_y).reshape(T, B)

@@ -1,3 +1,6 @@
+import re
+from dataclasses import replace
+from decimal import Decimal
 from functools import partial
 
 import numpy as np
@@ -5,6 +8,7 @@ import pytest
 
 from lstmlib import LSTMCell, RNNCell
 from lstmlib.study import (
+    Run,
     Task,
     question_age,
     question_stream,
@@ -15,7 +19,7 @@ from lstmlib.study import (
     table,
 )
 from lstmlib.tasks import adding_problem
-from lstmlib.train import TrainConfig
+from lstmlib.train import Regressor, TrainConfig, train
 
 
 def test_question_stream_targets_the_total_since_the_last_marker():
@@ -36,8 +40,13 @@ def test_question_stream_is_reproducible_and_checked():
     a, b = question_stream(8, 5, seed=1), question_stream(8, 5, seed=1)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not np.array_equal(a[0], question_stream(8, 5, seed=2)[0])
-    with pytest.raises(ValueError, match="p_new is a probability"):
-        question_stream(8, 5, seed=0, p_new=1.0)
+    for p_new in (0.0, 1.0):
+        with pytest.raises(ValueError, match=f"strictly between 0 and 1; got {p_new!r}$"):
+            question_stream(8, 5, seed=0, p_new=p_new)
+    with pytest.raises(ValueError, match="^T must be a positive integer; got 0$"):
+        question_stream(0, 5, seed=0)
+    with pytest.raises(ValueError, match="^batch_size must be a positive integer; got 0$"):
+        question_stream(8, 0, seed=0)
     with pytest.raises(ValueError, match="xs must have shape \\(T, B, 2\\)"):
         running_total(np.zeros((3, 2)))
 
@@ -46,8 +55,110 @@ def test_running_total_and_age_restart_at_each_marker():
     xs = np.array([[0.5, 0], [0.25, 0], [0, 1], [0.125, 0], [0, 1], [1, 0]])[:, None, :]
     assert running_total(xs)[:, 0].tolist() == [0.5, 0.75, 0.0, 0.125, 0.0, 1.0]
     assert question_age(xs)[:, 0].tolist() == [1, 2, 0, 1, 0, 1]
+    assert question_age(xs).dtype.kind == "i", "ages are step counts, ints"
     with pytest.raises(ValueError, match="xs must have shape \\(T, B, 2\\)"):
         question_age(np.zeros((3, 2, 3)))
+
+
+def test_question_stream_prices_are_uniform_in_0_1():
+    xs, _ = question_stream(20, 100, seed=0)
+    prices = xs[:, :, 0][xs[:, :, 1] == 0.0]
+    assert prices.size > 1000
+    assert 0.0 <= prices.min() < 0.01 and 0.99 < prices.max() < 1.0
+    assert abs(prices.mean() - 0.5) < 0.03
+    assert np.unique(prices).size == prices.size, "every price is its own draw"
+
+
+def test_a_window_without_a_marker_gets_one_at_a_uniform_step():
+    # p_new this small: no step is drawn a marker, so every window gets exactly one added
+    xs, _ = question_stream(4, 400, seed=0, p_new=1e-9)
+    markers = xs[:, :, 1]
+    assert (markers.sum(axis=0) == 1.0).all()
+    per_step = markers.sum(axis=1)  # about 100 windows each, any step t = 0..3 alike
+    assert ((60 <= per_step) & (per_step <= 140)).all(), per_step
+
+
+def test_a_draw_equal_to_p_new_is_a_price_not_a_marker():
+    # a step is a marker when its U[0, 1) draw is below p_new: probability exactly p_new
+    class Ties(np.random.Generator):
+        def random(self, size=None, dtype=np.float64, out=None):
+            return np.full(size, 0.25)
+
+    xs, _ = question_stream(6, 50, seed=Ties(np.random.PCG64(0)), p_new=0.25)
+    assert (xs[:, :, 1].sum(axis=0) == 1.0).all(), "only the one added marker per window"
+
+
+def test_a_stream_of_exact_decimals_is_read_as_floats():
+    xs = [[[Decimal("0.5"), 0]], [[Decimal("0.25"), 0]], [[0, 1]], [[Decimal("0.125"), 0]]]
+    total = running_total(xs)
+    assert total.dtype == np.float64 and total[:, 0].tolist() == [0.5, 0.75, 0.0, 0.125]
+
+
+def _run(cell, task, mse):
+    steps = 10 * np.arange(1, len(mse) + 1)
+    return Run(cell, task, 0, steps, np.array(mse, dtype=float), model=None)
+
+
+def test_steps_to_needs_a_test_mse_strictly_below_the_target():
+    run = _run("x", "a", [0.5, 0.125, 0.125, 0.0625])
+    assert run.steps_to(0.125) == 40 and run.steps_to(0.5) == 20 and run.steps_to(0.0625) is None
+    assert run.final_mse == 0.0625 and type(run.final_mse) is float
+
+
+def test_summarize_by_hand():
+    # x reaches 0.125 at 30, 20, never, 40 (equal is not below); y at 10 and 40; z never
+    runs = [_run("x", "a", [0.5, 0.25, 0.0625, 0.25]), _run("y", "a", [0.0625] * 4),
+            _run("z", "b", [1.0] * 4), _run("x", "a", [0.5, 0.0625, 0.25, 0.5]),
+            _run("x", "b", [1.0, 0.25, 0.25, 0.25]), _run("y", "a", [0.5, 0.5, 0.5, 0.0625]),
+            _run("x", "a", [0.5, 0.25, 0.25, 0.75]), _run("x", "a", [0.125] * 3 + [0.03125])]
+    tasks = {"a": Task(None, None, 0.125), "b": Task(None, None, 0.5)}
+    rows = summarize(runs, tasks)
+    assert rows == [  # median of the final MSEs; median of the steps over the runs that reached
+        {"cell": "x", "task": "a", "median_mse": 0.375, "reached": 3, "n": 4, "median_steps": 30},
+        {"cell": "y", "task": "a", "median_mse": 0.0625, "reached": 2, "n": 2, "median_steps": 25},
+        {"cell": "z", "task": "b", "median_mse": 1.0, "reached": 0, "n": 1, "median_steps": None},
+        {"cell": "x", "task": "b", "median_mse": 0.25, "reached": 1, "n": 1, "median_steps": 20}]
+    assert all(type(r["median_mse"]) is float for r in rows)
+    assert all(type(r["median_steps"]) is int for r in rows if r["reached"])
+
+
+def test_table_by_hand():
+    rows = [
+        {"cell": "lstm", "task": "adding", "median_mse": 0.01234, "reached": 3, "n": 5,
+         "median_steps": 150},
+        {"cell": "rnn", "task": "adding", "median_mse": 0.5, "reached": 0, "n": 5,
+         "median_steps": None},
+        {"cell": "lstm", "task": "stream", "median_mse": 0.123456, "reached": 5, "n": 5,
+         "median_steps": 1200},
+        {"cell": "rnn", "task": "stream", "median_mse": 1.25, "reached": 1, "n": 5,
+         "median_steps": 75},
+    ]
+    # the names column is 2 wider than the longest name; each task is centred over its group of
+    # 25 characters (" median MSE reached steps"); "-" where no run reached the criterion
+    assert table(rows, ["adding", "stream"]).splitlines() == [
+        "                adding                   stream",
+        "cell   median MSE reached steps median MSE reached steps",
+        "lstm       0.0123   3/5     150     0.1235   5/5    1200",
+        "rnn        0.5000   0/5       -     1.2500   1/5      75",
+    ]
+
+
+def test_run_study_is_the_hand_made_run_with_the_seed_everywhere():
+    cells = {"rnn": lambda s: RNNCell(2, 3, seed=s)}
+    task = Task(partial(question_stream, 5), question_stream(5, 20, seed=9), 0.2)
+    config = TrainConfig(steps=4, batch_size=4, lr=0.03, eval_every=2, seed=0)
+    [run] = run_study(cells, {"stream": task}, [1], config)
+    model = Regressor(RNNCell(2, 3, seed=1), seed=1)
+    h = train(model, task.sample, task.test, replace(config, seed=1))
+    assert (run.cell, run.task, run.seed) == ("rnn", "stream", 1)
+    assert np.array_equal(run.eval_step, h.eval_step) and np.array_equal(run.test_mse, h.test_mse)
+    assert np.array_equal(run.model.W_y, model.W_y)
+    for name, p in model.params.items():
+        assert np.array_equal(run.model.params[name], p), name
+    message = ("run_study trains every run for the full budget: leave config.target_mse unset "
+               "(each Task has its own criterion)")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        run_study(cells, {"stream": task}, [1], replace(config, target_mse=0.1))
 
 
 @pytest.fixture(scope="module")
