@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lstmlib import LSTMCell, RNNCell
+from lstmlib.checks import NonFiniteError
 from lstmlib.study import (
     Run,
     Task,
@@ -88,10 +89,15 @@ def test_a_draw_equal_to_p_new_is_a_price_not_a_marker():
     assert (xs[:, :, 1].sum(axis=0) == 1.0).all(), "only the one added marker per window"
 
 
-def test_a_stream_of_exact_decimals_is_read_as_floats():
-    xs = [[[Decimal("0.5"), 0]], [[Decimal("0.25"), 0]], [[0, 1]], [[Decimal("0.125"), 0]]]
-    total = running_total(xs)
-    assert total.dtype == np.float64 and total[:, 0].tolist() == [0.5, 0.75, 0.0, 0.125]
+def test_a_stream_of_integers_is_read_as_floats_and_anything_else_is_refused():
+    total = running_total([[[2, 0]], [[3, 0]], [[0, 1]], [[4, 0]]])
+    assert total.dtype == np.float64 and total[:, 0].tolist() == [2.0, 5.0, 0.0, 4.0]
+    for bad in ([[[Decimal("0.5"), 0]]], [[["0.5", "0"]]], [[[None, 0]]]):
+        for f in (running_total, question_age):
+            with pytest.raises(TypeError, match=r"xs must hold real numbers .*; got dtype"):
+                f(bad)
+    with pytest.raises(NonFiniteError, match=r"xs must be finite; found nan at index \(1, 0, 0\)"):
+        running_total([[[0.5, 0.0]], [[np.nan, 0.0]]])
 
 
 def _run(cell, task, mse):
