@@ -194,7 +194,7 @@ class GRUCell(WeightOwner):
 
     def _where(self, name, at):
         k, g = divmod(at[0], self.H)
-        block = (GRU_GATES if name == "W" else GRU_BIASES)[k]
+        block = GRU_BIASES[k]  # W's row blocks r, z, n are the first three of b's blocks
         return f" (params['{name}_{block}'][{', '.join(str(v) for v in (g, *at[1:]))}])"
 
     def _prepared(self):
@@ -325,9 +325,8 @@ class GRUCell(WeightOwner):
         np.subtract(Hs[:T], n, out=Az)
         Az *= z
         Az *= 1.0 - z                               # (h_{t-1} − n) ⊗ z (1 − z)
-        dh_t = np.empty((B, H), dtype=dt)
         dh_next = np.zeros((B, H), dtype=dt)
-        kept = np.empty((B, H), dtype=dt)
+        dh_t, kept = np.empty_like(dh_next), np.empty_like(dh_next)
         for t in range(T - 1, -1, -1):
             np.add(dh[t], dh_next, out=dh_t)
             a = A[t]                                       # (B, 4H)
@@ -342,8 +341,7 @@ class GRUCell(WeightOwner):
         np.matmul(dA[:, :3 * H].T, Hs[:T].reshape(T * B, H), out=dW[:, :H])
         np.matmul(dA[:, :2 * H].T, X, out=dW[:2 * H, H:])
         np.matmul(dA[:, 3 * H:].T, X, out=dW[2 * H:, H:])
-        sums = dA.sum(axis=0)                       # r, z, hn, n
-        db = np.concatenate([sums[:2 * H], sums[3 * H:], sums[2 * H:3 * H]])  # r, z, n, hn
+        db = dA.sum(axis=0).reshape(4, H)[[0, 1, 3, 2]].ravel()  # r, z, hn, n -> r, z, n, hn
         dx = dA[:, :2 * H] @ Wx[:2 * H] + dA[:, 3 * H:] @ Wx[2 * H:]
         dx = dx.reshape(T, B, D)
         self._finite_result("backward", [("the gradient of W", dW), ("the gradient of b", db),
@@ -421,8 +419,8 @@ def from_torch_state(state, *, dtype=np.float64):
                        f"unexpected {sorted(keys - set(TORCH_KEYS), key=repr)}")
     dtype = float_dtype(dtype)
     # each in float64 (exact), then checked to fit in dtype by name
-    w_ih, w_hh, b_ih, b_hh = (as_float_input(_torch_value(state[k], k), k, np.float64)
-                              for k in TORCH_KEYS)
+    arrays = {k: as_float_input(_torch_value(state[k], k), k, np.float64) for k in TORCH_KEYS}
+    w_ih, w_hh, b_ih, b_hh = arrays.values()
     if w_hh.ndim != 2 or w_hh.shape[0] != 3 * w_hh.shape[1]:
         raise ValueError(f"weight_hh_l0 must have shape (3H, H); got {w_hh.shape}")
     H = w_hh.shape[1]
@@ -430,7 +428,7 @@ def from_torch_state(state, *, dtype=np.float64):
         raise ValueError(f"weight_ih_l0 must have shape ({3 * H}, D) for H={H}; got {w_ih.shape}")
     require_shape(b_ih, (3 * H,), "bias_ih_l0")
     require_shape(b_hh, (3 * H,), "bias_hh_l0")
-    for k, a in zip(TORCH_KEYS, (w_ih, w_hh, b_ih, b_hh), strict=True):
+    for k, a in arrays.items():
         as_float_input(a, k, dtype)  # too large for dtype: refused by name
     summed = b_ih[:2 * H] + b_hh[:2 * H]
     big = np.flatnonzero(np.abs(summed) > np.finfo(dtype).max)

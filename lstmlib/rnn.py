@@ -157,8 +157,8 @@ class RNNCell(WeightOwner):
         Wx = self._W[:, H:]
         dA = np.multiply(trace.h_all, trace.h_all)  # (T, B, H), becomes ∂L/∂a_t below
         np.subtract(1.0, dA, out=dA)                # tanh' = 1 - h², for all steps at once
-        dh_t = np.empty((B, H), dtype=self.dtype)
         dh_next = np.zeros((B, H), dtype=self.dtype)
+        dh_t = np.empty_like(dh_next)
         for t in range(T - 1, -1, -1):
             np.add(dh[t], dh_next, out=dh_t)
             dA[t] *= dh_t

@@ -527,3 +527,128 @@ def test_exported():
 
     assert lstmlib.GRUCell is GRUCell
     assert isinstance(GRUCell(1, 1).forward(np.zeros((1, 1))), GRUTrace)
+
+
+# --- details a caller can observe ------------------------------------------------------------------
+
+def test_the_equations_take_one_example_unbatched(rng):
+    """gru_gate, gru_candidate and gru_hidden on one example, (H,) and (D,) vectors, give the row
+    they give for it in a batch."""
+    D, H = 2, 3
+    p = randomized(GRUCell(D, H), rng).params
+    x, h = rng.normal(size=(2, D)), rng.normal(size=(2, H))
+    hx = np.concatenate([h, x], axis=1)
+    r, z = gru_gate(hx, p["W_r"], p["b_r"]), gru_gate(hx, p["W_z"], p["b_z"])
+    n = gru_candidate(h, x, r, p["W_n"], p["b_n"], p["b_hn"])
+    hnew = gru_hidden(h, z, n)
+    r1 = gru_gate(hx[1], p["W_r"], p["b_r"])
+    n1 = gru_candidate(h[1], x[1], r1, p["W_n"], p["b_n"], p["b_hn"])
+    assert r1.shape == n1.shape == (H,)
+    np.testing.assert_allclose(r1, r[1], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(n1, n[1], rtol=1e-14, atol=1e-16)
+    np.testing.assert_allclose(gru_hidden(h[1], z[1], n1), hnew[1], rtol=1e-14, atol=1e-16)
+
+
+def test_a_float32_pass_stays_float32(rng):
+    """Every gradient of a float32 cell is float32, and a float64 dh is rounded to float32 first:
+    the gradients are bit for bit those of the rounded dh. The state for torch is float32 too."""
+    cell = GRUCell(2, 3, dtype=np.float32)
+    xs, h0 = sequence(rng, 5, 2, 2, 3)
+    tr = cell.forward(xs, h0)
+    dh = rng.normal(size=tr.h.shape)                 # float64, most values not float32's
+    grads = cell.backward(tr, dh)
+    assert set(grads) == set(PARAM_NAMES) | {"x", "h0"}
+    for name, g in grads.items():
+        assert g.dtype == np.float32, name
+    again = cell.backward(tr, dh.astype(np.float32))
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], again[name], err_msg=name)
+    state = to_torch_state(cell)
+    assert {k: v.dtype for k, v in state.items()} == dict.fromkeys(state, np.dtype(np.float32))
+
+
+def test_backward_names_the_gradient_that_overflows():
+    """float32 gradients that overflow, one at a time (the others finite): each is named."""
+    def cell_with(W_n):
+        cell = GRUCell(1, 1, dtype=np.float32)
+        for p in cell.params.values():
+            p[:] = 0.0
+        cell.params["b_z"][:] = -1e4   # z = 0: dā_n = dh ⊗ (1 − n²)
+        cell.params["W_n"][:] = [W_n]
+        return cell
+
+    cases = [  # W_n = [W_n^h, W_n^x], xs, dh -> the one gradient that overflows
+        ([0.0, 1e-30], [[1e30]], [[1e10]], "W"),         # dW_n^x = dā_n x ≈ 4e39
+        ([0.0, 0.0], [[0.0], [0.0]], [[3e38], [3e38]], "b"),  # db_n = Σ_t dā_n = 6e38
+        ([10.0, 0.0], [[0.0]], [[3e38]], "h0"),            # dh_0 = W_n^h r dā_n = 1.5e39
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for W_n, xs, dh, name in cases:
+            cell = cell_with(W_n)
+            tr = cell.forward(np.array(xs, dtype=np.float32))
+            with pytest.raises(NonFiniteError, match=rf"^backward: the gradient of {name} "
+                                                     r"overflowed float32 \(found inf"):
+                cell.backward(tr, np.array(dh))
+
+
+def test_a_timestep_must_be_an_integer(rng):
+    tr = GRUCell(2, 3).forward(rng.normal(size=(4, 2)))
+    with pytest.raises(TypeError, match=r"^timestep must be an integer; got 1\.5 \(float\)$"):
+        tr.at(1.5)
+    np.testing.assert_array_equal(tr.at(np.int64(-1)).h, tr.h[3])
+
+
+def test_from_torch_state_names_what_it_refuses():
+    good = to_torch_state(GRUCell(2, 3))
+    f32max = float(np.finfo(np.float32).max)
+
+    def refused(error, message, dtype=np.float64, **changes):
+        with pytest.raises(error, match=message):
+            from_torch_state(good | changes, dtype=dtype)
+
+    refused(ValueError, r"^bias_ih_l0 must have shape \(9,\); got \(8,\)$", bias_ih_l0=np.zeros(8))
+    refused(TypeError, r"^weight_ih_l0 is a tensor on meta; move the state to the CPU first",
+            weight_ih_l0=torch.zeros(9, 2, device="meta"))
+    refused(TypeError, r"^bias_ih_l0 must be an array \(a numpy array or a CPU tensor\); got list "
+            r"\(.*inhomogeneous", bias_ih_l0=[[1.0, 2.0], [3.0]])
+    refused(NonFiniteError, r"^weight_hh_l0 holds 1e\+39 at index \(0, 0\), too large for float32",
+            dtype=np.float32, weight_hh_l0=np.full((9, 3), 1e39))
+    # keys of mixed types are listed (sorted by their repr), not a TypeError from sorting them
+    with pytest.raises(KeyError, match=r"missing \[\], unexpected \['x', 0\]"):
+        from_torch_state(good | {0: good["bias_ih_l0"], "x": good["bias_ih_l0"]})
+    # the two torch biases of r and z, summed: an overflow names the gate and the unit
+    for k, gate, unit in [(0, "reset gate r", r"b_r\[0\]"), (2, "reset gate r", r"b_r\[2\]"),
+                          (3, "update gate z", r"b_z\[0\]"), (5, "update gate z", r"b_z\[2\]")]:
+        b_ih, b_hh = good["bias_ih_l0"].astype(np.float64), good["bias_hh_l0"].astype(np.float64)
+        b_ih[k], b_hh[k] = f32max, f32max / 2
+        refused(NonFiniteError, rf"^bias_ih_l0\[{k}\] \+ bias_hh_l0\[{k}\] \(torch's two biases of "
+                rf"the {gate}, summed into {unit}\) = 5\.10424e\+38 overflows float32 \(largest "
+                r"finite value 3\.40282e\+38\); use dtype=np\.float64$",
+                dtype=np.float32, bias_ih_l0=b_ih, bias_hh_l0=b_hh)
+    # a sum exactly at the largest finite value still fits
+    b_ih = good["bias_ih_l0"].copy()
+    b_ih[:6] = f32max
+    cell = from_torch_state(good | {"bias_ih_l0": b_ih}, dtype=np.float32)
+    np.testing.assert_array_equal(cell.b[:6], np.float32(f32max))
+
+
+def test_from_torch_state_reads_any_array_like():
+    """D = 1 is a valid input size; an object that is not a tensor is read with np.asarray even
+    when it has a `detach` method."""
+    small = GRUCell(1, 2)
+    np.testing.assert_array_equal(from_torch_state(to_torch_state(small)).W, small.W)
+
+    class ArrayWithDetach:
+        def __init__(self, a):
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+        def detach(self):
+            raise AssertionError("detach() is for torch tensors only")
+
+    state = to_torch_state(GRUCell(2, 3, seed=1))
+    cell = from_torch_state({k: ArrayWithDetach(v) for k, v in state.items()})
+    np.testing.assert_array_equal(to_torch_state(cell)["weight_hh_l0"], state["weight_hh_l0"])
