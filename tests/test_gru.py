@@ -556,6 +556,11 @@ def test_a_float32_pass_stays_float32(rng):
     xs, h0 = sequence(rng, 5, 2, 2, 3)
     tr = cell.forward(xs, h0)
     dh = rng.normal(size=tr.h.shape)                 # float64, most values not float32's
+    arrays = {name: getattr(tr, name) for name in ("xs", "h0", "gates", "hn_all", "h_all", "store",
+                                                     "h", "r", "z", "n", "h_prev")}
+    arrays |= {f"at(1).{k}": getattr(tr.at(1), k) for k in "rznh"}
+    for name, a in arrays.items():
+        assert a.dtype == np.float32, name
     grads = cell.backward(tr, dh)
     assert set(grads) == set(PARAM_NAMES) | {"x", "h0"}
     for name, g in grads.items():
@@ -652,3 +657,25 @@ def test_from_torch_state_reads_any_array_like():
     state = to_torch_state(GRUCell(2, 3, seed=1))
     cell = from_torch_state({k: ArrayWithDetach(v) for k, v in state.items()})
     np.testing.assert_array_equal(to_torch_state(cell)["weight_hh_l0"], state["weight_hh_l0"])
+
+
+def test_the_trace_keeps_h0_and_one_copy_of_the_states(rng):
+    """The trace's h0 is the h0 given (batched), and h0, h_all, h_prev are views of one store of
+    h_0..h_T: the states are kept once."""
+    cell = randomized(GRUCell(2, 3), rng)
+    xs, h0 = sequence(rng, 4, 2, 2, 3)
+    tr = cell.forward(xs, h0)
+    np.testing.assert_array_equal(tr.h0, h0)
+    np.testing.assert_array_equal(GRUCell(2, 3).forward(xs[:, 0]).h0, np.zeros((1, 3)))
+    np.testing.assert_array_equal(tr.store, np.concatenate([h0[None], tr.h_all]))
+    for name in ("h0", "h_all", "h_prev"):
+        assert np.shares_memory(getattr(tr, name), tr.store), name
+
+
+def test_defaults_seed_0_and_a_float32_h0_checked_in_float32(rng):
+    assert np.array_equal(GRUCell(2, 3).W, GRUCell(2, 3, seed=0).W)
+    assert np.array_equal(GRUCell(2, 3).b, GRUCell(2, 3, seed=0).b)
+    cell = GRUCell(2, 3, dtype=np.float32)
+    with pytest.raises(NonFiniteError, match=r"^h0 holds 1e\+39 at index \(0,\), too large for "
+                                             r"float32"):
+        cell.forward(np.zeros((4, 2)), np.full(3, 1e39))
