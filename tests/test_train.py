@@ -300,3 +300,11 @@ def test_nan_loss_or_gradient_stops_the_loop(bad, monkeypatch):
         train(model, partial(adding_problem, 5), adding_problem(5, 4, seed=0), TrainConfig(steps=5))
     for k, p in model.params.items():
         np.testing.assert_array_equal(p, before[k])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_fraction_within_names_the_target_when_y_is_not_finite(bad):
+    # the predictions are finite here: the message must blame y, not y_hat
+    with pytest.raises(ValueError, match=re.escape(f"y must be finite; found {bad} at index (2, 0)")) as e:
+        fraction_within(np.zeros((3, 1)), np.array([[0.0], [1.0], [bad]]), 0.1)
+    assert str(e.value).startswith("y must be finite")
