@@ -111,11 +111,11 @@ def clip_grad_norm(grads, max_norm):
                         f"{type(grads).__name__}")
     grads = {k: as_real_array(g, f"gradient {k}") for k, g in grads.items()}
     m, s = _norm_parts(grads)
-    # the smallest normal number of the narrowest float among the gradients: a clipped gradient
-    # of a smaller norm would underflow to zero or to subnormals that keep few digits
-    dtypes = [np.asarray(g).dtype for g in grads.values()]
-    narrow = min((d if d.kind == "f" else np.dtype(np.float64) for d in dtypes),
-                 key=lambda d: np.finfo(d).tiny, default=np.dtype(np.float64))
+    # the smallest normal number of the narrowest float among the gradients (all float arrays
+    # now): a clipped gradient of a smaller norm would underflow to zero or to subnormals that
+    # keep few digits
+    narrow = max((g.dtype for g in grads.values()), key=lambda d: np.finfo(d).tiny,
+                 default=np.dtype(np.float64))
     tiny = float(np.finfo(narrow).tiny)
     if max_norm < tiny:
         raise ValueError(f"max_norm = {max_norm!r} is below the smallest normal {narrow.name} "

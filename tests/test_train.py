@@ -157,6 +157,48 @@ def test_clipping_rejects_bad_max_norm(max_norm):
         clip_grad_norm({"a": np.ones(2)}, max_norm)
 
 
+def test_clipping_refuses_a_max_norm_that_would_underflow_the_narrowest_gradient():
+    # float32 beside float64: 1e-39 is a normal float64 but a float32 subnormal (tiny 1.18e-38)
+    grads = {"a": np.ones(2, dtype=np.float32), "b": np.ones(2)}
+    with pytest.raises(ValueError, match=re.escape(
+            "max_norm = 1e-39 is below the smallest normal float32 (1.17549e-38)")):
+        clip_grad_norm(grads, 1e-39)
+    with pytest.raises(ValueError, match=re.escape(
+            "max_norm = 1e-39 is below the smallest normal float32")):
+        clip_grad_norm(dict(reversed(grads.items())), 1e-39)
+
+
+def test_clipping_accepts_the_smallest_normal_as_max_norm():
+    tiny = float(np.finfo(np.float64).tiny)
+    clipped, norm = clip_grad_norm({"a": np.array([3.0, 4.0])}, tiny)
+    assert norm == 5.0
+    assert np.isfinite(clipped["a"]).all() and (clipped["a"] > 0).all()
+
+
+def test_clipping_no_gradients_at_all():
+    assert clip_grad_norm({}, 1.0) == ({}, 0.0)
+
+
+def test_clipping_multiplies_by_the_scale_once_when_it_is_exactly_the_smallest_normal():
+    # (max_norm / m) / √s is exactly float64's tiny here: still a normal number, so every entry
+    # is g · scale (the two-step path for an underflowing scale rounds differently)
+    g = np.array([1.0956934985716344, -1.8417062898890375, -3.6722118085104425])
+    max_norm = 9.460506919922053e-308
+    m = float(np.max(np.abs(g)))
+    s = float(np.dot(g / m, g / m))
+    scale = (max_norm / m) / np.sqrt(s)
+    assert scale == np.finfo(np.float64).tiny
+    clipped, _ = clip_grad_norm({"g": g}, max_norm)
+    np.testing.assert_array_equal(clipped["g"], g * scale)
+
+
+@pytest.mark.parametrize("grads", [[np.ones(2)], (np.ones(2),), np.ones(2)])
+def test_clipping_wants_gradients_by_name(grads):
+    with pytest.raises(TypeError, match=re.escape(
+            f"grads must be a dict of gradient arrays by name; got {type(grads).__name__}")):
+        clip_grad_norm(grads, 1.0)
+
+
 # --- bad data ----------------------------------------------------------------------------------
 
 def test_mismatched_batch_shapes():
@@ -308,3 +350,44 @@ def test_fraction_within_names_the_target_when_y_is_not_finite(bad):
     with pytest.raises(ValueError, match=re.escape(f"y must be finite; found {bad} at index (2, 0)")) as e:
         fraction_within(np.zeros((3, 1)), np.array([[0.0], [1.0], [bad]]), 0.1)
     assert str(e.value).startswith("y must be finite")
+
+
+def test_the_callers_test_set_stays_writable_and_untouched():
+    # the loop scores read-only copies of its own; the caller's arrays keep their flags and values
+    xs_test, y_test = adding_problem(4, 3, seed=5)
+    before = xs_test.copy(), y_test.copy()
+    h = train(_model(), partial(adding_problem, 4), (xs_test, y_test),
+              TrainConfig(steps=2, batch_size=2))
+    assert xs_test.flags.writeable and y_test.flags.writeable
+    np.testing.assert_array_equal(xs_test, before[0])
+    np.testing.assert_array_equal(y_test, before[1])
+    assert 0.0 <= h.seconds < 60.0  # the run's own duration, not a clock reading
+
+
+def test_a_nan_gradient_reports_the_finite_loss_of_its_batch(monkeypatch):
+    model = _model()
+    real = model.loss_and_grads
+    seen = []
+
+    def poisoned(xs, y):
+        loss, grads = real(xs, y)
+        seen.append(loss)
+        grads["b_y"] = np.array([np.nan])
+        return loss, grads
+
+    monkeypatch.setattr(model, "loss_and_grads", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"the gradient became non-finite at step 1") as e:
+        train(model, partial(adding_problem, 4), adding_problem(4, 3, seed=0),
+              TrainConfig(steps=3, batch_size=2))
+    assert f"(loss = {seen[0]})" in str(e.value)
+
+
+def test_target_mse_is_reached_only_strictly_below_it():
+    # a test MSE exactly equal to target_mse does not stop the run
+    test = adding_problem(4, 6, seed=5)
+    config = TrainConfig(steps=1, batch_size=2, eval_every=1)
+    after_one = train(_model(), partial(adding_problem, 4), test, config).test_mse[-1]
+    config = TrainConfig(steps=3, batch_size=2, eval_every=1, target_mse=float(after_one))
+    h = train(_model(), partial(adding_problem, 4), test, config)
+    assert h.test_mse[1] == after_one
+    assert h.reached_step != 1 and h.steps > 1
