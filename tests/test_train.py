@@ -391,3 +391,48 @@ def test_target_mse_is_reached_only_strictly_below_it():
     h = train(_model(), partial(adding_problem, 4), test, config)
     assert h.test_mse[1] == after_one
     assert h.reached_step != 1 and h.steps > 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_readout_starts_uniform_in_one_over_root_H_and_zero(dtype):
+    cell = RNNCell(2, 4, seed=0, dtype=dtype)
+    model = Regressor(cell, seed=7)
+    expected = np.random.default_rng(7).uniform(-0.5, 0.5, size=(1, 4)).astype(dtype)  # 1/√4
+    np.testing.assert_array_equal(model.W_y, expected)
+    assert model.W_y.dtype == dtype and model.b_y.dtype == dtype
+    np.testing.assert_array_equal(model.b_y, np.zeros(1))
+    np.testing.assert_array_equal(Regressor(cell).W_y, Regressor(cell, seed=0).W_y)  # seed 0
+
+
+def test_make_optimizer_builds_the_named_one_with_the_learning_rate():
+    sgd, adam = (TrainConfig(lr=0.25, optimizer=name).make_optimizer() for name in ("sgd", "adam"))
+    assert type(sgd) is SGD and type(adam) is Adam and sgd.lr == adam.lr == 0.25
+    with pytest.raises(ValueError, match=re.escape("optimizer must be 'adam' or 'sgd'; got 'Adam'")):
+        TrainConfig(optimizer="Adam").make_optimizer()
+
+
+class _Renamed(RNNCell):
+    """An RNN cell whose params use the readout's names."""
+
+    @property
+    def params(self):
+        p = super().params
+        return {"W_y": p["W_h"], "b_y": p["b_h"]}
+
+
+def test_regressor_refuses_a_cell_using_the_readouts_names():
+    with pytest.raises(ValueError, match=re.escape(
+            "the cell's params may not use the readout's names ['W_y', 'b_y']")):
+        Regressor(_Renamed(2, 3))
+
+
+def test_loss_and_grads_names_the_gradients_the_cell_left_out(monkeypatch):
+    model = _model("rnn")
+    real = model.cell.backward
+    monkeypatch.setattr(model.cell, "backward",
+                        lambda trace, dh: {k: v for k, v in real(trace, dh).items() if k == "x"})
+    xs, y = adding_problem(4, 3, seed=0)
+    with pytest.raises(TypeError, match=re.escape(
+            "RNNCell.backward returned no gradient for W_h, b_h (it must return every name of "
+            "its params)")):
+        model.loss_and_grads(xs, y)
