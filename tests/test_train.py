@@ -436,3 +436,10 @@ def test_loss_and_grads_names_the_gradients_the_cell_left_out(monkeypatch):
             "RNNCell.backward returned no gradient for W_h, b_h (it must return every name of "
             "its params)")):
         model.loss_and_grads(xs, y)
+
+
+def test_adam_suggests_the_smallest_normal_of_the_parameters_dtype_as_eps():
+    with pytest.raises(ValueError, match=re.escape(
+            "Adam's eps = 1e-50 rounds to 0 in float32 (the dtype of parameter 'w'); use an eps "
+            "of at least 1.18e-38")):
+        Adam(eps=1e-50).step({"w": np.zeros(3, dtype=np.float32)}, {"w": np.zeros(3)})
