@@ -239,13 +239,10 @@ class TrainingDiverged(FloatingPointError):
 
 def _commit(params, new, name):
     """Write every new value into its parameter, or none of them if one is not finite (in the
-    parameter's own dtype: a float64 update may overflow a float32 parameter)."""
+    parameter's own dtype: a float64 update may overflow a float32 parameter). Every update has
+    its parameter's shape: `_grads_for` checked the gradients, and Adam its running means."""
     with np.errstate(over="ignore"):
-        new = {k: np.asarray(v).astype(params[k].dtype, copy=False) for k, v in new.items()}
-    for k, v in new.items():
-        if v.shape != params[k].shape:
-            raise ValueError(f"the {name} update of {k} has shape {v.shape}; the parameter has "
-                             f"shape {params[k].shape}. The parameters were not changed")
+        new = {k: np.asarray(v, dtype=params[k].dtype) for k, v in new.items()}
     for k, v in new.items():
         at = first_non_finite(v)
         if at is not None:

@@ -446,3 +446,21 @@ def test_adam_suggests_the_smallest_normal_of_the_parameters_dtype_as_eps():
             "Adam's eps = 1e-50 rounds to 0 in float32 (the dtype of parameter 'w'); use an eps "
             "of at least 1.18e-38")):
         Adam(eps=1e-50).step({"w": np.zeros(3, dtype=np.float32)}, {"w": np.zeros(3)})
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(1.0), lambda: Adam(1e39)], ids=["sgd", "adam"])
+def test_an_update_that_overflows_a_float32_parameter_is_refused_without_a_warning(make):
+    # the update is finite in float64 (1e39) and inf in the parameter's float32
+    w = np.zeros(2, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged, match=re.escape("update of w is not finite (")):
+            make().step({"w": w}, {"w": np.array([-1e39, 0.0])})
+    assert not w.any()
+
+
+def test_optimizers_want_numpy_arrays_as_parameters():
+    for opt in (SGD(0.1), Adam(0.1)):
+        with pytest.raises(TypeError, match=re.escape(
+                "parameter 'w' must be a numpy array, updated in place; got list")):
+            opt.step({"w": [1.0, 2.0]}, {"w": np.ones(2)})
