@@ -464,3 +464,19 @@ def test_optimizers_want_numpy_arrays_as_parameters():
         with pytest.raises(TypeError, match=re.escape(
                 "parameter 'w' must be a numpy array, updated in place; got list")):
             opt.step({"w": [1.0, 2.0]}, {"w": np.ones(2)})
+
+
+def test_predict_reports_a_nan_readout_without_a_numpy_warning():
+    # h_T > 0 on every unit, W_y huge: h_T · W_y overflows to +inf, and b_y = -inf makes it NaN
+    model = _model(H=3)
+    for g in ("i", "c", "o"):
+        model.cell.params[f"b_{g}"][:] = 20.0
+    model.W_y[...] = 1e308
+    model.b_y[...] = -np.inf
+    xs, _ = adding_problem(4, 2, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=re.escape(
+                "the prediction overflowed float64 (nan at index (0, 0)); the readout W_y, b_y is "
+                "too large")):
+            model.predict(xs)
