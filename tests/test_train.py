@@ -466,17 +466,29 @@ def test_optimizers_want_numpy_arrays_as_parameters():
             opt.step({"w": [1.0, 2.0]}, {"w": np.ones(2)})
 
 
-def test_predict_reports_a_nan_readout_without_a_numpy_warning():
+def _nan_readout():
     # h_T > 0 on every unit, W_y huge: h_T · W_y overflows to +inf, and b_y = -inf makes it NaN
     model = _model(H=3)
     for g in ("i", "c", "o"):
         model.cell.params[f"b_{g}"][:] = 20.0
     model.W_y[...] = 1e308
     model.b_y[...] = -np.inf
+    return model
+
+
+def test_predict_reports_a_nan_readout_without_a_numpy_warning():
     xs, _ = adding_problem(4, 2, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=re.escape(
                 "the prediction overflowed float64 (nan at index (0, 0)); the readout W_y, b_y is "
                 "too large")):
-            model.predict(xs)
+            _nan_readout().predict(xs)
+
+
+def test_loss_and_grads_report_a_nan_readout_without_a_numpy_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=re.escape(
+                "dh must be finite; found nan at index (3, 0, 0)")):
+            _nan_readout().loss_and_grads(*adding_problem(4, 2, seed=0))
