@@ -179,14 +179,14 @@ _STORE = np.zeros(8)
     (lambda n: [_STORE], "cell.params must be a non-empty dict of arrays by name; got list"),
     (lambda n: {"a": _STORE} if n < 2 else {"b": _STORE},
      "cell.params must name the same arrays every time it is read; got ['a'], then ['b']"),
-    (lambda n: {"a": _STORE} if n < 2 else [_STORE],
+    (lambda n: {"a": _STORE} if n < 2 else (_STORE,),
      "cell.params must name the same arrays every time it is read; got ['a'], then "
-     "[array([0., 0., 0., 0., 0., 0., 0., 0.])]"),
+     "(array([0., 0., 0., 0., 0., 0., 0., 0.]),)"),
     # interleaved views of one buffer: their bounds overlap, their elements do not
     (lambda n: {"a": _STORE[n % 2::2]},
      "cell.params['a'] must be a view into the cell's weights: two reads of cell.params gave "
      "arrays that share no memory"),
-], ids=["empty", "list", "renamed", "then-a-list", "interleaved"])
+], ids=["empty", "list", "renamed", "then-a-tuple", "interleaved"])
 def test_check_cell_refuses_params_that_are_not_the_same_arrays_each_time(params, message):
     with pytest.raises(TypeError, match="^" + re.escape(message)):
         check_cell(_Reads(params))
