@@ -365,6 +365,8 @@ def test_the_callers_test_set_stays_writable_and_untouched():
     np.testing.assert_array_equal(xs_test, before[0])
     np.testing.assert_array_equal(y_test, before[1])
     assert 0.0 <= h.seconds < 60.0  # the run's own duration, not a clock reading
+    assert h.train_loss.dtype == np.float64 and h.train_loss.shape == (2,)
+    assert np.isfinite(h.train_loss).all()
 
 
 def test_a_nan_gradient_reports_the_finite_loss_of_its_batch(monkeypatch):
@@ -492,3 +494,20 @@ def test_loss_and_grads_report_a_nan_readout_without_a_numpy_warning():
         with pytest.raises(ValueError, match=re.escape(
                 "dh must be finite; found nan at index (3, 0, 0)")):
             _nan_readout().loss_and_grads(*adding_problem(4, 2, seed=0))
+
+
+def test_an_optimizer_that_diverges_is_reported_with_its_step():
+    # lr = 1e39 is a finite float64 but inf in a float32 cell's update
+    model = Regressor(LSTMCell(2, 3, seed=0, dtype=np.float32), seed=1)
+    with pytest.raises(TrainingDiverged, match="^" + re.escape(
+            "at step 1: the Adam update of W_f is not finite (inf at index (0, 0))")):
+        train(model, partial(adding_problem, 4), adding_problem(4, 3, seed=0),
+              TrainConfig(steps=2, batch_size=2, lr=1e39))
+
+
+@pytest.mark.parametrize("value", ["abc", None, [0.5]])
+def test_a_metric_that_returns_no_number_is_named(value):
+    with pytest.raises(TypeError, match="^" + re.escape(
+            f"metric(y_hat, y) must return a real number; got {value!r} at step 0")):
+        train(_model(), partial(adding_problem, 4), adding_problem(4, 3, seed=0),
+              TrainConfig(steps=1, batch_size=2), metric=lambda y_hat, y: value)
