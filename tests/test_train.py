@@ -511,3 +511,23 @@ def test_a_metric_that_returns_no_number_is_named(value):
             f"metric(y_hat, y) must return a real number; got {value!r} at step 0")):
         train(_model(), partial(adding_problem, 4), adding_problem(4, 3, seed=0),
               TrainConfig(steps=1, batch_size=2), metric=lambda y_hat, y: value)
+
+
+def test_mse_of_a_perfect_prediction_is_exactly_zero():
+    y = np.array([[0.5], [-2.0], [1e300]])
+    assert mse_loss(y, y.copy()) == 0.0
+
+
+def test_mse_of_an_infinite_prediction_is_inf_not_nan():
+    # non-finite inputs give the plain mean: inf, as the caller sent; `train` refuses it by name
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert mse_loss(np.array([[np.inf], [0.0]]), np.zeros((2, 1))) == np.inf
+        assert mse_loss(np.zeros((2, 1)), np.array([[0.0], [-np.inf]])) == np.inf
+
+
+def test_float32_mse_past_float32_range_uses_the_difference():
+    # (3e19 - 1e19)² = 4e38 overflows float32; the loss is computed again in float64
+    y_hat = np.full((4, 1), 3e19, dtype=np.float32)
+    y = np.full((4, 1), 1e19, dtype=np.float32)
+    d = float(y_hat[0, 0]) - float(y[0, 0])
+    assert mse_loss(y_hat, y) == pytest.approx(d * d, rel=1e-12)
