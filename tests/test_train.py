@@ -526,8 +526,28 @@ def test_mse_of_an_infinite_prediction_is_inf_not_nan():
 
 
 def test_float32_mse_past_float32_range_uses_the_difference():
-    # (3e19 - 1e19)² = 4e38 overflows float32; the loss is computed again in float64
-    y_hat = np.full((4, 1), 3e19, dtype=np.float32)
-    y = np.full((4, 1), 1e19, dtype=np.float32)
-    d = float(y_hat[0, 0]) - float(y[0, 0])
-    assert mse_loss(y_hat, y) == pytest.approx(d * d, rel=1e-12)
+    # errors 3e19 and 1e19: the square 9e38 overflows float32; the mean (9e38 + 1e38) / 2 is
+    # computed again in float64 from the differences
+    y_hat = np.array([[4e19], [2e19]], dtype=np.float32)
+    y = np.array([[1e19], [1e19]], dtype=np.float32)
+    d = y_hat.astype(np.float64) - y.astype(np.float64)
+    assert mse_loss(y_hat, y) == pytest.approx(float(np.mean(d * d)), rel=1e-12)
+
+
+@pytest.mark.parametrize("fn", [mse_loss, mse_grad, lambda a, b: fraction_within(a, b, 0.1)],
+                         ids=["mse_loss", "mse_grad", "fraction_within"])
+def test_losses_name_the_argument_that_is_not_real(fn):
+    text, zeros = np.array([["a"]]), np.zeros((1, 1))
+    for args, name in (((text, zeros), "y_hat"), ((zeros, text), "y")):
+        with pytest.raises(TypeError, match="^" + re.escape(
+                f"{name} must hold real numbers (a float dtype); got dtype <U1")):
+            fn(*args)
+
+
+def test_a_float32_regressor_refuses_a_target_too_large_for_float32():
+    model = Regressor(LSTMCell(2, 3, seed=0, dtype=np.float32), seed=1)
+    xs, y = adding_problem(4, 2, seed=0)
+    y[1, 0] = 1e39
+    with pytest.raises(ValueError, match=re.escape(
+            "y holds 1e+39 at index (1, 0), too large for float32")):
+        model.loss_and_grads(xs, y)
