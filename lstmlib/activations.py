@@ -21,9 +21,12 @@ def sigmoid(z):
 
 
 def tanh(z):
-    """Hyperbolic tangent, squashing any real number into (-1, 1)."""
-    out = np.tanh(as_real_array(z, "z"))
-    return out[()] if out.ndim == 0 else out
+    """Hyperbolic tangent, squashing any real number into (-1, 1).
+
+    Scalars in, scalar out (a ufunc gives a numpy scalar for a 0-d input); arrays keep their
+    shape and floating dtype.
+    """
+    return np.tanh(as_real_array(z, "z"))
 
 
 def pointwise_mul(a, b):

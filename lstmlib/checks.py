@@ -8,7 +8,7 @@ import numpy as np
 def as_real_array(a, name):
     """`a` as a floating numpy array; integers are promoted, anything not real is refused."""
     arr = np.asarray(a)
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind in ("i", "u"):  # signed or unsigned integers
         return arr.astype(np.float64)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must hold real numbers (a float dtype); got dtype {arr.dtype}")

@@ -28,7 +28,7 @@ def adding_problem(T, batch_size, *, seed):
     seed: an int or a numpy Generator; the same seed gives the same batch.
     Returns (xs, y) as float64 arrays.
     """
-    if isinstance(T, bool) or not isinstance(T, int | np.integer) or T < 2:
+    if not isinstance(T, int | np.integer) or T < 2:  # True and False are ints below 2
         raise ValueError(f"the adding problem needs T >= 2 timesteps (two marked steps); got T={T!r}")
     B = positive_int(batch_size, "batch_size")
     rng = rng_from(seed)

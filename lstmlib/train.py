@@ -111,11 +111,11 @@ def clip_grad_norm(grads, max_norm):
                         f"{type(grads).__name__}")
     grads = {k: as_real_array(g, f"gradient {k}") for k, g in grads.items()}
     m, s = _norm_parts(grads)
-    # the smallest normal number of the narrowest float among the gradients: a clipped gradient
-    # of a smaller norm would underflow to zero or to subnormals that keep few digits
-    dtypes = [np.asarray(g).dtype for g in grads.values()]
-    narrow = min((d if d.kind == "f" else np.dtype(np.float64) for d in dtypes),
-                 key=lambda d: np.finfo(d).tiny, default=np.dtype(np.float64))
+    # the smallest normal number of the narrowest float among the gradients (all float arrays
+    # now): a clipped gradient of a smaller norm would underflow to zero or to subnormals that
+    # keep few digits
+    narrow = max((g.dtype for g in grads.values()), key=lambda d: np.finfo(d).tiny,
+                 default=np.dtype(np.float64))
     tiny = float(np.finfo(narrow).tiny)
     if max_norm < tiny:
         raise ValueError(f"max_norm = {max_norm!r} is below the smallest normal {narrow.name} "
@@ -239,13 +239,10 @@ class TrainingDiverged(FloatingPointError):
 
 def _commit(params, new, name):
     """Write every new value into its parameter, or none of them if one is not finite (in the
-    parameter's own dtype: a float64 update may overflow a float32 parameter)."""
+    parameter's own dtype: a float64 update may overflow a float32 parameter). Every update has
+    its parameter's shape: `_grads_for` checked the gradients, and Adam its running means."""
     with np.errstate(over="ignore"):
-        new = {k: np.asarray(v).astype(params[k].dtype, copy=False) for k, v in new.items()}
-    for k, v in new.items():
-        if v.shape != params[k].shape:
-            raise ValueError(f"the {name} update of {k} has shape {v.shape}; the parameter has "
-                             f"shape {params[k].shape}. The parameters were not changed")
+        new = {k: np.asarray(v, dtype=params[k].dtype) for k, v in new.items()}
     for k, v in new.items():
         at = first_non_finite(v)
         if at is not None:

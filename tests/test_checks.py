@@ -2,6 +2,7 @@
 was expected and what came. The table below is also the list of bad inputs the package was tried on."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -325,3 +326,34 @@ def test_check_input_and_check_state_shapes():
     s = check_state(None, "h0", 2, 5, True, np.float32)
     assert s.shape == (2, 5) and s.dtype == np.float32 and not s.any()
     assert check_state(np.ones(5), "h0", 1, 5, False, np.float64).shape == (1, 5)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint8, np.uint64])
+def test_as_real_array_promotes_signed_and_unsigned_integers(dtype):
+    out = as_real_array(np.array([0, 7], dtype=dtype), "a")
+    assert out.dtype == np.float64 and out.tolist() == [0.0, 7.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_real_accepts_the_largest_finite_value_of_its_dtype(dtype):
+    big = float(np.finfo(dtype).max)
+    assert finite_real(big, "v", dtype) == big and finite_real(-big, "v", dtype) == -big
+    with pytest.raises(ValueError, match=re.escape("v = 1e+39 is too large for float32")):
+        finite_real(1e39, "v", np.float32)
+
+
+def test_as_float_input_reports_a_cast_overflow_by_name_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=re.escape(
+                "x holds 1e+39 at index (1,), too large for float32 (largest finite value "
+                "3.40282e+38)")):
+            as_float_input(np.array([0.0, 1e39]), "x", np.float32)
+
+
+@pytest.mark.parametrize("dtype, shown", [(None, "None"), ("notadtype", "'notadtype'"),
+                                          (np.int32, "int32"), ("float16", "float16")])
+def test_float_dtype_names_what_came(dtype, shown):
+    message = f"dtype must be float32 or float64; got {shown}"
+    with pytest.raises(TypeError, match="^" + re.escape(message) + "$"):
+        float_dtype(dtype)

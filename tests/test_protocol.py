@@ -153,3 +153,45 @@ def test_params_may_not_take_the_readouts_names():
     cell.params = {"W_y": np.zeros((3, 5))}
     with pytest.raises(ValueError, match="readout's names"):
         Regressor(cell)
+
+
+class _Reads:
+    """An LSTMCell whose params are made by `params(n)`, n counting the reads from 0 (check_cell
+    reads them three times: `missing` looks the member up, then two reads are compared)."""
+
+    def __init__(self, params):
+        self._cell, self._params, self._reads = make("LSTMCell"), params, 0
+
+    @property
+    def params(self):
+        self._reads += 1
+        return self._params(self._reads - 1)
+
+    def __getattr__(self, k):
+        return getattr(self._cell, k)
+
+
+_STORE = np.zeros(8)
+
+
+@pytest.mark.parametrize("params, message", [
+    (lambda n: {}, "cell.params must be a non-empty dict of arrays by name; got dict"),
+    (lambda n: [_STORE], "cell.params must be a non-empty dict of arrays by name; got list"),
+    (lambda n: {"a": _STORE} if n < 2 else {"b": _STORE},
+     "cell.params must name the same arrays every time it is read; got ['a'], then ['b']"),
+    (lambda n: {"a": _STORE} if n < 2 else (_STORE,),
+     "cell.params must name the same arrays every time it is read; got ['a'], then "
+     "(array([0., 0., 0., 0., 0., 0., 0., 0.]),)"),
+    # interleaved views of one buffer: their bounds overlap, their elements do not
+    (lambda n: {"a": _STORE[n % 2::2]},
+     "cell.params['a'] must be a view into the cell's weights: two reads of cell.params gave "
+     "arrays that share no memory"),
+], ids=["empty", "list", "renamed", "then-a-tuple", "interleaved"])
+def test_check_cell_refuses_params_that_are_not_the_same_arrays_each_time(params, message):
+    with pytest.raises(TypeError, match="^" + re.escape(message)):
+        check_cell(_Reads(params))
+
+
+def test_the_smallest_cell_is_a_cell():
+    cell = make("LSTMCell", D=1, H=1)
+    assert check_cell(cell) is cell and Regressor(cell).W_y.shape == (1, 1)

@@ -62,3 +62,9 @@ def test_marked_steps_rejects_bad_input():
     xs[0, 0, 1] = 1.0 if xs[0, 0, 1] == 0 else 0.0
     with pytest.raises(ValueError, match="exactly two marks"):
         marked_steps(xs)
+
+
+def test_each_sequence_draws_its_own_marked_steps():
+    steps = marked_steps(adding_problem(50, 64, seed=0)[0])
+    # one draw per sequence: 64 sequences sharing one step in a half of 25 would be a bug
+    assert len(np.unique(steps[:, 0])) > 5 and len(np.unique(steps[:, 1])) > 5

@@ -66,3 +66,16 @@ def test_a_nan_written_through_a_plain_view_is_refused():
     np.ravel(cell.b)[0] = np.nan
     with pytest.raises(NonFiniteError, match="must be finite"):
         cell.forward(xs)
+
+
+@pytest.mark.parametrize("name", ["W", "b"])
+def test_a_write_to_the_last_row_of_large_weights_is_seen(name):
+    # 4H = 160 rows: the weights are compared 64 rows at a time, and the last block counts too
+    cell = LSTMCell(1, 40, seed=0)
+    xs = np.ones((2, 1))
+    old = cell.forward(xs)
+    np.asarray(getattr(cell, name))[-1, ...] += 1.0
+    with pytest.raises(ValueError, match="weights changed after forward"):
+        cell.backward(old, np.ones_like(old.h))
+    new = cell.forward(xs)
+    cell.backward(new, np.ones_like(new.h))

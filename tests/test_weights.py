@@ -168,3 +168,16 @@ def test_writes_pass_every_argument_on(write):
 def test_astype_passes_its_keywords_on():
     _, w, _ = counted()
     assert w.astype(np.float32, order="F").flags.f_contiguous
+
+
+def test_a_ufunc_with_two_outputs_hands_both_back_and_counts_both():
+    # np.modf writes the fractional and the integral parts into two arrays
+    base, w, v = counted()
+    other_v = Version()
+    other = tracked(np.zeros((3, 4)), other_v)
+    frac = np.zeros((3, 4))
+    res = np.modf(w / 8.0, out=(frac, other))
+    assert isinstance(res, tuple) and len(res) == 2
+    assert res[0] is frac and res[1] is other
+    np.testing.assert_array_equal(np.asarray(other), np.floor(base / 8.0))
+    assert other_v.n == 1 and v.n == 0
