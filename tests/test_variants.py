@@ -340,3 +340,34 @@ def test_the_unrolled_diagram_shows_a_variants_values(name):
         assert texts.count(fmt(1.0)) >= 3  # f_t = 1 in every box
     draw_memory_path(trace, steps=3, unit=1)
     plt.close("all")
+
+
+def test_a_variants_step_names_its_arguments_and_keeps_the_cells_dtype():
+    cell = LSTMCell(D, H, dtype=np.float32, coupled=True)
+    x = np.ones(D)  # float64, cast to the cell's float32
+    with pytest.raises(ValueError, match=re.escape(f"x must have shape ({D},) or (B, {D}) with "
+                                                   f"D={D}; got ({D + 1},)")):
+        cell.step(np.ones(D + 1))
+    with pytest.raises(ValueError, match=re.escape(f"h_prev must have shape ({H},); got ({H + 1},)")):
+        cell.step(x, np.ones(H + 1))
+    with pytest.raises(ValueError, match=re.escape(f"c_prev must have shape ({H},); got ({H + 1},)")):
+        cell.step(x, np.ones(H), np.ones(H + 1))
+    for s in (cell.step(x), cell.step(x, np.ones(H)), cell.step(x, None, np.ones(H))):
+        assert {getattr(s, name).dtype for name in ("f", "i", "c", "h")} == {np.dtype(np.float32)}
+
+
+def test_a_variants_step_names_what_overflowed():
+    """c_t: a linear candidate of 1.7e308 added to a memory of 1.7e308; h_t: W_o · z is ∞ − ∞ (NaN)
+    while c_t stays finite."""
+    cell = LSTMCell(D, H, input_activation=False)
+    cell.params["b_f"][:] = cell.params["b_i"][:] = 50.0  # f_t = i_t = 1
+    cell.params["W_c"][:] = 0.0
+    cell.params["b_c"][:] = 1.7e308
+    with np.errstate(over="ignore"), pytest.raises(
+            ValueError, match=re.escape("step: c_t overflowed float64 (found inf at index (0, 0))")):
+        cell.step(np.zeros(D), None, np.full(H, 1.7e308))
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+            ValueError, match=re.escape("step: h_t overflowed float64 (found nan at index (0, 0))")):
+        cell.step(np.zeros(D), np.array([1e200, 1e200, 0.0]))
