@@ -548,8 +548,8 @@ class LSTMCell(WeightOwner):
         if "feature fits" not in made:
             limit = float(np.finfo(self.dtype).max) / 2
             c = gate_rows(self.H)["c"]
-            made["feature fits"] = not (np.abs(self._W[c]).max(initial=0.0) > limit
-                                        or np.abs(self._b[c]).max(initial=0.0) > limit)
+            made["feature fits"] = not (np.abs(self._W[c]).max() > limit  # never empty: H, D >= 1
+                                        or np.abs(self._b[c]).max() > limit)
         return made["feature fits"]
 
     # -- checking inputs --
@@ -579,8 +579,8 @@ class LSTMCell(WeightOwner):
             raise ValueError(f"gate override {name} must lie in [0, 1]; got values from "
                              f"{v.min()} to {v.max()}")
         v = v.astype(self.dtype)  # a copy: the caller's array is never kept
-        if T is None:
-            return np.broadcast_to(v.reshape(-1, self.H) if v.ndim else v, (B, self.H))
+        if T is None:  # (), (H,) with B = 1, or (B, H): each broadcasts to (B, H) as it is
+            return np.broadcast_to(v, (B, self.H))
         per_step = v.ndim == len(gshape) + 1
         lead = (T, B, self.H) if per_step else (B, self.H)
         return np.broadcast_to(v.reshape(lead) if v.ndim else v, (T, B, self.H))
