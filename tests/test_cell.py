@@ -736,3 +736,16 @@ def test_the_feature_layout_takes_candidate_weights_up_to_half_the_largest_float
                 np.testing.assert_array_equal(tr.c_tilde[:, :, 0], 1.0)
             else:
                 np.testing.assert_allclose(tr.h, without.h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_traces_memory_is_exactly_F_plus_I_and_h_exactly_o_times_c_prime(path, rng, dtype):
+    """The book adds the trace's F_t and I_t to get c_t, and multiplies o_t by c'_t to get h_t:
+    forward computes them in the cell's dtype, so the sums and products agree bit for bit."""
+    D, H, B, T = 3, 4, 2, 5
+    cell = LSTMCell(D, H, dtype=dtype)
+    cell.W = randomized(LSTMCell(D, H), rng).W
+    tr = cell.forward(*sequence(rng, T, D, B, H))
+    assert tr.layout == path and tr.F.dtype == tr.I.dtype == dtype
+    assert np.array_equal(tr.c, tr.F + tr.I)
+    assert np.array_equal(tr.h, tr.o * tr.c_prime)
