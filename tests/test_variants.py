@@ -308,13 +308,15 @@ def test_float32_variant_stays_float32_and_close_to_float64():
     c32 = LSTMCell(D, H, dtype=np.float32, peepholes=True, coupled=True)
     for k, p in c64.params.items():
         c32.params[k][...] = p
-    xs, h0, c0, R, _ = _data()
-    t32 = c32.forward(xs.astype(np.float32), h0.astype(np.float32), c0.astype(np.float32))
-    g32 = c32.backward(t32, R.astype(np.float32))
-    assert t32.h.dtype == np.float32 and all(g.dtype == np.float32 for g in g32.values())
+    xs, h0, c0, R, S = _data()
+    t32 = c32.forward(xs, h0, c0)  # float64 inputs, cast to the cell's float32
+    g32 = c32.backward(t32, R, dc_last=S)
+    for name in ("xs", "h0", "c0", "gates", "h", "c", "c_prime", "F", "I"):
+        assert getattr(t32, name).dtype == np.float32, name
+    assert all(g.dtype == np.float32 for g in g32.values())
     t64 = c64.forward(xs, h0, c0)
     np.testing.assert_allclose(t32.h, t64.h, atol=1e-5)  # float32 rounding over four steps
-    for k, g in c64.backward(t64, R).items():
+    for k, g in c64.backward(t64, R, dc_last=S).items():
         np.testing.assert_allclose(g32[k], g, atol=1e-4, err_msg=k)
 
 
@@ -371,3 +373,23 @@ def test_a_variants_step_names_what_overflowed():
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
             ValueError, match=re.escape("step: h_t overflowed float64 (found nan at index (0, 0))")):
         cell.step(np.zeros(D), np.array([1e200, 1e200, 0.0]))
+
+
+def test_a_variants_backward_names_what_does_not_fit():
+    cell = LSTMCell(D, H, peepholes=True)
+    trace = cell.forward(np.zeros((T, D)))
+    for other in (LSTMCell(D + 1, H, peepholes=True), LSTMCell(D, H + 1, peepholes=True)):
+        with pytest.raises(ValueError, match=re.escape(
+                f"trace has D={D}, H={H}; this cell has D={other.D}, H={other.H}")):
+            other.backward(trace, np.zeros((T, H)))
+    with pytest.raises(ValueError, match=re.escape(f"dc_last must have shape ({H},); got ({B}, {H})")):
+        cell.backward(trace, np.zeros((T, H)), dc_last=np.zeros((B, H)))
+    with pytest.raises(TypeError, match="dc_last must be a float array"):
+        cell.backward(trace, np.zeros((T, H)), dc_last=np.zeros(H, dtype=int))
+    with pytest.raises(TypeError, match="dh must be a float array"):
+        cell.backward(trace, np.zeros((T, H), dtype=int))
+    # the caller's dc_last stays theirs: backward neither writes into it nor keeps it
+    dc_last = np.ones(H)
+    g = cell.backward(trace, np.zeros((T, H)), dc_last=dc_last)
+    np.testing.assert_array_equal(dc_last, np.ones(H))
+    assert not np.shares_memory(g["c0"], dc_last)
