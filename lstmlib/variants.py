@@ -211,7 +211,7 @@ def backward(cell, trace, dh, dc_last=None):
     if dc_last is not None:
         dc_last = as_float_input(dc_last, "dc_last", cell.dtype)
         require_shape(dc_last, trace.c[-1].shape, "dc_last")
-        dc_next = dc_last.reshape(B, H)  # only read: every step makes a new dc_next
+        dc_next = dc_last.reshape(B, H).copy()
     p = v.views(cell._W, cell._b, H)
     grads = {name: np.zeros_like(a) for name, a in p.items()}
     Hs, Cs = trace.store                              # (T+1, B, H): h_0..h_T, c_0..c_T
