@@ -393,3 +393,27 @@ def test_a_variants_backward_names_what_does_not_fit():
     g = cell.backward(trace, np.zeros((T, H)), dc_last=dc_last)
     np.testing.assert_array_equal(dc_last, np.ones(H))
     assert not np.shares_memory(g["c0"], dc_last)
+
+
+def test_a_variants_forward_names_what_overflowed():
+    """As for step: c_T overflows (a linear candidate of 1.7e308 on a memory of 1.7e308; h_T stays
+    finite through tanh), or h_T is NaN (W_o · z is ∞ − ∞) while c_T is finite."""
+    cell = LSTMCell(D, H, input_activation=False)
+    cell.params["b_f"][:] = cell.params["b_i"][:] = 50.0  # f_t = i_t = 1
+    cell.params["W_c"][:] = 0.0
+    cell.params["b_c"][:] = 1.7e308
+    with np.errstate(over="ignore"), pytest.raises(
+            ValueError, match=re.escape("forward: c_T overflowed float64 (found inf at index (0, 0))")):
+        cell.forward(np.zeros((1, D)), None, np.full(H, 1.7e308))
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+            ValueError, match=re.escape("forward: h_T overflowed float64 (found nan at index (0, 0))")):
+        cell.forward(np.zeros((1, D)), np.array([1e200, 1e200, 0.0]))
+
+
+def test_numpy_bools_are_options_too():
+    cell = LSTMCell(D, H, peepholes=np.True_, output_gate=np.False_, coupled=np.False_)
+    assert cell.options == {"peepholes": True, "output_gate": False}
+    assert all(type(v) is bool for v in cell.options.values())
+    assert repr(cell).endswith("peepholes=True, output_gate=False)")
