@@ -301,7 +301,8 @@ def test_trace_of_a_variant_reads_like_the_plain_one():
     np.testing.assert_array_equal(trace.F, trace.c_prev * trace.f)
     np.testing.assert_array_equal(trace.h_all[:, 0], trace.h)
     assert not trace.h.flags.writeable and not trace.gates.flags.writeable
-    with pytest.raises(TypeError, match="trace must be a Trace"):
+    with pytest.raises(TypeError, match=re.escape("trace must be a Trace from this cell's "
+                                                  "forward(); got object")):
         cell.backward(object(), np.zeros((T, H)))
     with pytest.raises(ValueError, match=re.escape("dh must have shape (4, 3)")):
         cell.backward(trace, np.zeros((T, B, H)))
