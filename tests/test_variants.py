@@ -435,3 +435,23 @@ def test_numpy_bools_are_options_too():
     assert cell.options == {"peepholes": True, "output_gate": False}
     assert all(type(v) is bool for v in cell.options.values())
     assert repr(cell).endswith("peepholes=True, output_gate=False)")
+
+
+@pytest.mark.parametrize("block, name", [(slice(H, None), "x"), (slice(0, H), "h0")])
+def test_a_variants_backward_names_the_gradient_that_overflowed(block, name):
+    """z = 0 keeps every weight's gradient at 0; a huge dh through c̃ (no output tanh) times a
+    huge weight on x (or on h) overflows that gradient alone."""
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.W = np.zeros_like(cell.W)
+    cell.params["W_c"][:, block] = 1e10
+    trace = cell.forward(np.zeros((1, D)))
+    with np.errstate(over="ignore"), pytest.raises(
+            ValueError, match=re.escape(f"backward: the gradient of {name} overflowed float64")):
+        cell.backward(trace, np.full((1, H), 1e300))
+
+
+def test_a_variants_backward_takes_dc_last_after_one_step():
+    cell = _cell(CASES["peepholes"])
+    trace = cell.forward(np.zeros((1, D)))
+    g = cell.backward(trace, np.zeros((1, H)), dc_last=np.ones(H))
+    assert g["c0"].shape == (H,) and g["c0"].any()
