@@ -261,21 +261,26 @@ def _backward_inputs(step, c_prev, h_prev, x, dh, dc_next, params, pinned):
     again = {"f": forget_gate, "i": input_gate, "c_tilde": candidate, "o": output_gate}
     for name, gate in again.items():
         g = "c" if name == "c_tilde" else name
-        if name not in pinned and not np.allclose(getattr(s, name), gate(z, params[f"W_{g}"],
-                                                                         params[f"b_{g}"]),
-                                                  rtol=tol, atol=tol):
+        if name not in pinned and not _close(getattr(s, name),
+                                             gate(z, params[f"W_{g}"], params[f"b_{g}"]), tol):
             raise ValueError(f"step.{name} is not what the h_prev, x and params given make of it: "
                              f"the step comes from other inputs or weights"
                              + (f", or its gate was set by hand (say so with pinned=('{name}',))"
-                                if name in "fio" else "") + _PLAIN_ONLY)
-    if not np.allclose(s.c, c_prev * s.f + s.i * s.c_tilde, rtol=tol, atol=tol):
+                                if name != "c_tilde" else "") + _PLAIN_ONLY)
+    if not _close(s.c, c_prev * s.f + s.i * s.c_tilde, tol):
         raise ValueError("step.c is not c_prev ⊗ f + i ⊗ c̃: c_prev is not the cell state the step "
                          "started from")
-    if not np.allclose(s.c_prime, np.tanh(s.c), rtol=tol, atol=tol):
+    if not _close(s.c_prime, np.tanh(s.c), tol):
         raise ValueError("step.c_prime is not tanh(step.c)" + _PLAIN_ONLY)
-    if not np.allclose(s.h, s.o * s.c_prime, rtol=tol, atol=tol):
+    if not _close(s.h, s.o * s.c_prime, tol):
         raise ValueError("step.h is not o ⊗ c'" + _PLAIN_ONLY)
     return (s, *arrays, params, one)
+
+
+def _close(a, b, tol):
+    """Whether a step's array `a` is `b` recomputed, to rounding: within tol, absolute or relative
+    (tol = sqrt(eps) of the params' dtype)."""
+    return np.allclose(a, b, rtol=tol, atol=tol)
 
 
 _PLAIN_ONLY = ("; backward_step follows the plain LSTM cell's equations: a step of a variant "
@@ -543,8 +548,8 @@ class LSTMCell(WeightOwner):
         if "feature fits" not in made:
             limit = float(np.finfo(self.dtype).max) / 2
             c = gate_rows(self.H)["c"]
-            made["feature fits"] = not (np.abs(self._W[c]).max(initial=0.0) > limit
-                                        or np.abs(self._b[c]).max(initial=0.0) > limit)
+            made["feature fits"] = not (np.abs(self._W[c]).max() > limit  # never empty: H, D >= 1
+                                        or np.abs(self._b[c]).max() > limit)
         return made["feature fits"]
 
     # -- checking inputs --
@@ -574,8 +579,8 @@ class LSTMCell(WeightOwner):
             raise ValueError(f"gate override {name} must lie in [0, 1]; got values from "
                              f"{v.min()} to {v.max()}")
         v = v.astype(self.dtype)  # a copy: the caller's array is never kept
-        if T is None:
-            return np.broadcast_to(v.reshape(-1, self.H) if v.ndim else v, (B, self.H))
+        if T is None:  # (), (H,) with B = 1, or (B, H): each broadcasts to (B, H) as it is
+            return np.broadcast_to(v, (B, self.H))
         per_step = v.ndim == len(gshape) + 1
         lead = (T, B, self.H) if per_step else (B, self.H)
         return np.broadcast_to(v.reshape(lead) if v.ndim else v, (T, B, self.H))

@@ -104,8 +104,8 @@ class Variant:
     def where(self, name, at, H):
         """Where entry `at` of the fused array W or b sits, as params['W_o'][1, 2]."""
         k, unit = divmod(at[0], H)
-        names = ([f"{name}_{g}" for g in self.weighted]
-                 + ([f"p_{g}" for g in self.peeped] if name == "b" else []))
+        # W has a block per weighted gate only: its k never reaches the peepholes' names
+        names = [f"{name}_{g}" for g in self.weighted] + [f"p_{g}" for g in self.peeped]
         return f" (params['{names[k]}'][{', '.join(str(v) for v in (unit, *at[1:]))}])"
 
 

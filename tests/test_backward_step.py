@@ -6,7 +6,7 @@ import html
 import inspect
 import json
 import re
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from test_cell import path, randomized, sequence  # noqa: F401 (path is a fixtur
 import lstmlib
 import lstmlib.cell as cell_module
 from lstmlib import LSTMCell, backward_step
-from lstmlib.cell import StepGrads
+from lstmlib.cell import Step, StepGrads
 from lstmlib.checks import NonFiniteError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -340,3 +340,108 @@ def test_pinned_must_be_a_tuple_of_gate_names(rng, pinned):
     with pytest.raises(TypeError, match="pinned must be a tuple of gate names"):
         backward_step(cell.step(x, h, c), c, h, x, np.ones(3), np.zeros(3), cell.params,
                       pinned=pinned)
+
+
+# --- what backward_step refuses, word for word, and what it accepts -----------------------------
+
+def edited(step, **changes):
+    """A Step with some of its arrays replaced (the others as they are)."""
+    return Step(**{f.name: getattr(step, f.name) for f in fields(Step)} | changes)
+
+
+def refusal(*args, **kwargs):
+    """The message of the ValueError backward_step raises on these arguments."""
+    with pytest.raises(ValueError) as err:
+        backward_step(*args, **kwargs)
+    return str(err.value)
+
+
+def test_each_check_of_the_step_says_which_equation_fails(rng):
+    D, H = 2, 3
+    cell = LSTMCell(D, H, seed=0)
+    x, h, c = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
+    s, ones, p = cell.step(x, h, c), np.ones(H), cell.params
+    plain_only = cell_module._PLAIN_ONLY
+    # the candidate has no override: no advice to pin it
+    assert refusal(s, c, h, x, ones, ones, p | {"b_c": p["b_c"] + 0.1}) == (
+        "step.c_tilde is not what the h_prev, x and params given make of it: the step comes from "
+        "other inputs or weights" + plain_only)
+    assert refusal(s, c + 0.1, h, x, ones, ones, p) == (
+        "step.c is not c_prev ⊗ f + i ⊗ c̃: c_prev is not the cell state the step started from")
+    cp = s.c_prime + 0.01
+    assert refusal(edited(s, c_prime=cp, h=s.o * cp), c, h, x, ones, ones, p) == (
+        "step.c_prime is not tanh(step.c)" + plain_only)
+    assert refusal(edited(s, h=s.h + 0.01), c, h, x, ones, ones, p) == (
+        "step.h is not o ⊗ c'" + plain_only)
+
+
+def test_a_step_is_checked_to_rounding_absolute_and_relative(rng):
+    """tol = sqrt(eps) ≈ 1.5e-8 in float64, as an absolute bound near zero and a relative one
+    elsewhere: a c'_t off by 1e-6 of itself is refused, one off by 1.2e-8 from 0 is accepted."""
+    D, H = 2, 3
+    cell = LSTMCell(D, H, seed=0)
+    x, h, c = rng.normal(size=D), rng.normal(size=H), np.array([1.0, -2.0, 0.5])
+    s, ones = cell.step(x, h, c), np.ones(H)
+    cp = s.c_prime * (1 + 1e-6)  # every |c'| > 0.1 here: 1e-7 and more off, beyond 1.5e-8 (1 + |c'|)
+    assert np.abs(s.c_prime).min() > 0.1
+    assert refusal(edited(s, c_prime=cp, h=s.o * cp), c, h, x, ones, ones, cell.params) == (
+        "step.c_prime is not tanh(step.c)" + cell_module._PLAIN_ONLY)
+    # c̃ = 0 and c_prev = 0 make c_t = 0 and c'_t = 0 exactly: 1.2e-8 off is rounding
+    cell.params["W_c"][:] = 0.0
+    zero = np.zeros(H)
+    s = cell.step(x, h, zero)
+    assert not s.c.any()
+    cp = np.full(H, 1.2e-8)
+    g = backward_step(edited(s, c_prime=cp, h=s.o * cp), zero, h, x, ones, zero, cell.params)
+    np.testing.assert_array_equal(g.do, cp)
+
+
+def test_the_arguments_are_named_word_for_word(rng):
+    D, H = 2, 3
+    cell = LSTMCell(D, H, seed=0)
+    x, h, c = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
+    s, ones, p = cell.step(x, h, c), np.ones(H), cell.params
+    cube = Step(**{f.name: np.zeros((1, 2, H)) for f in fields(Step)})
+    assert refusal(cube, c, h, x, ones, ones, p) == "step.h must be (H,) or (B, H); got (1, 2, 3)"
+    # D = 0 (W_f square) is no cell: [h_{t-1}, x_t] needs an x
+    assert refusal(s, c, h, x, ones, ones, p | {"W_f": p["W_f"][:, :H]}) == (
+        "params['W_f'] must be (H, H+D) with H=3 (from step.h); got (3, 3)")
+    assert refusal(s, c, h, x, ones, ones, p | {"b_o": np.zeros(H + 1)}) == (
+        "params['b_o'] must have shape (3,); got (4,)")
+    assert refusal(s, np.ones(H + 1), h, x, ones, ones, p) == (
+        "c_prev must have shape (3,); got (4,)")
+    assert refusal(s, c, np.ones(H + 1), x, ones, ones, p) == (
+        "h_prev must have shape (3,); got (4,)")
+
+
+def test_all_three_gates_can_be_pinned(rng):
+    D, H = 2, 3
+    cell = LSTMCell(D, H, seed=0)
+    x, h, c = rng.normal(size=D), rng.normal(size=H), rng.normal(size=H)
+    s = cell.step(x, h, c, f=0.3, i=0.6, o=0.8)
+    g = backward_step(s, c, h, x, np.ones(H), np.ones(H), cell.params, pinned=("f", "i", "o"))
+    assert not any(g.dparams[k].any() for k in ("W_f", "W_i", "W_o", "b_f", "b_i", "b_o"))
+    assert g.dparams["W_c"].any() and g.da_c.any()
+
+
+def test_a_float32_step_gives_float32_gradients(rng, rel_err):
+    """The dtype is the params': float32 steps are checked to float32 rounding, and every
+    gradient is float32, also where dh and dc_next come as float64."""
+    D, H, T = 2, 3, 5
+    cell64 = randomized(LSTMCell(D, H, seed=0), rng)
+    cell32 = LSTMCell(D, H, seed=0, dtype=np.float32)
+    cell32.W, cell32.b = cell64.W, cell64.b
+    xs = rng.normal(size=(T, D))
+    tr32, tr64 = cell32.forward(xs.astype(np.float32)), cell64.forward(xs)
+    dh, dc = rng.normal(size=H), rng.normal(size=H)  # float64
+    for t in range(1, T):
+        g32 = backward_step(tr32.at(t), tr32.c[t - 1], tr32.h[t - 1], tr32.xs[t, 0], dh, dc,
+                            cell32.params)
+        g64 = backward_step(tr64.at(t), tr64.c[t - 1], tr64.h[t - 1], xs[t], dh, dc,
+                            cell64.params)
+        for f in fields(StepGrads):
+            a32, a64 = getattr(g32, f.name), getattr(g64, f.name)
+            for k, v in (a32.items() if f.name == "dparams" else [(f.name, a32)]):
+                assert v.dtype == np.float32, k
+                want = a64[k] if f.name == "dparams" else a64
+                assert rel_err(v, want) <= 1e-4, k

@@ -687,3 +687,65 @@ def test_params_are_views_into_the_fused_weights(rng):
 
 def test_repr_names_the_sizes():
     assert repr(LSTMCell(3, 2, dtype=np.float32)) == "LSTMCell(input_size=3, hidden_size=2, dtype=float32)"
+
+
+def test_float32_stays_float32_in_both_layouts(path, rng, rel_err):
+    """Every array a float32 cell hands out is float32, in either layout of forward and backward
+    and in a step with gates set by hand (from float64 values); and close to the float64 cell."""
+    D, H, B, T = 3, 4, 2, 5
+    c64 = randomized(LSTMCell(D, H), rng)
+    c32 = LSTMCell(D, H, dtype=np.float32)
+    c32.W, c32.b = c64.W, c64.b
+    xs, h0, c0 = sequence(rng, T, D, B, H)
+    dh, dc = rng.normal(size=(T, B, H)), rng.normal(size=(B, H))
+    t32, t64 = c32.forward(xs, h0, c0), c64.forward(xs, h0, c0)
+    assert t32.layout == path
+    for name in ("gates", "h", "c", "c_prime", "h0", "c0"):
+        assert getattr(t32, name).dtype == np.float32, name
+        assert rel_err(getattr(t32, name), getattr(t64, name)) <= 1e-5, name
+    g32, g64 = c32.backward(t32, dh, dc), c64.backward(t64, dh, dc)
+    for name, g in g32.items():
+        assert g.dtype == np.float32, name
+        assert rel_err(g, g64[name]) <= 1e-4, name
+    s = c32.step(xs[0], h0, c0, f=0.5, i=np.full((B, H), 0.25), o=np.float64(1.0))
+    assert {getattr(s, name).dtype for name in STEP_FIELDS} == {np.dtype(np.float32)}
+    np.testing.assert_array_equal(s.i, np.full((B, H), 0.25, dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_feature_layout_takes_candidate_weights_up_to_half_the_largest_float(
+        monkeypatch, rng, dtype):
+    """The feature layout doubles the c̃ rows: a c̃ weight or bias of exactly half the largest
+    float still fits (it doubles to the largest), one a step above it sends forward to the
+    batch layout. Both layouts give the same values: c̃ = tanh(bias) = 1, and a weight on an
+    input that stays 0 changes nothing."""
+    monkeypatch.setattr(cell_module, "FEATURE_MAJOR_MIN", 0)
+    D, H = 2, 3
+    half = np.finfo(dtype).max / dtype(2)
+    above = np.nextafter(half, dtype(np.inf))
+    xs = sequence(rng, 4, D, 2)
+    xs[:, :, 0] = 0.0  # what W_c[0, H] multiplies
+    without = LSTMCell(D, H, dtype=dtype).forward(xs)
+    for name, at in (("b_c", (0,)), ("W_c", (0, H))):
+        cell = LSTMCell(D, H, dtype=dtype)
+        for value, layout in ((half, "feature"), (above, "batch")):
+            cell.params[name][at] = value
+            tr = cell.forward(xs)
+            assert tr.layout == layout, (name, value)
+            if name == "b_c":
+                np.testing.assert_array_equal(tr.c_tilde[:, :, 0], 1.0)
+            else:
+                np.testing.assert_allclose(tr.h, without.h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_traces_memory_is_exactly_F_plus_I_and_h_exactly_o_times_c_prime(path, rng, dtype):
+    """The book adds the trace's F_t and I_t to get c_t, and multiplies o_t by c'_t to get h_t:
+    forward computes them in the cell's dtype, so the sums and products agree bit for bit."""
+    D, H, B, T = 3, 4, 2, 5
+    cell = LSTMCell(D, H, dtype=dtype)
+    cell.W = randomized(LSTMCell(D, H), rng).W
+    tr = cell.forward(*sequence(rng, T, D, B, H))
+    assert tr.layout == path and tr.F.dtype == tr.I.dtype == dtype
+    assert np.array_equal(tr.c, tr.F + tr.I)
+    assert np.array_equal(tr.h, tr.o * tr.c_prime)

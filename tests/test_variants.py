@@ -249,16 +249,24 @@ def test_repr_and_options():
 
 
 @pytest.mark.parametrize("options, error, message", [
-    ({"coupled": True, "forget_gate": False}, ValueError, "coupled=True sets i_t = 1 − f_t, so it needs"),
-    ({"coupled": True, "input_gate": False}, ValueError, "input_gate=False (i_t = 1) contradicts it"),
-    ({"forget_gate": False, "forget_bias": 1.0}, ValueError, "forget_bias=1.0 is added to b_f, which a cell"),
-    ({"peepholes": 1}, TypeError, "option peepholes must be True or False; got 1 (int)"),
-    ({"output_gate": "no"}, TypeError, "option output_gate must be True or False; got 'no'"),
-    ({"coupled": None}, TypeError, "option coupled must be True or False; got None"),
+    ({"coupled": True, "forget_gate": False}, ValueError,
+     "coupled=True sets i_t = 1 − f_t, so it needs the forget gate; got forget_gate=False "
+     "(without it, use input_gate=False for i_t = 1)"),
+    ({"coupled": True, "input_gate": False}, ValueError,
+     "coupled=True computes the input gate as i_t = 1 − f_t; input_gate=False (i_t = 1) "
+     "contradicts it: choose one"),
+    ({"forget_gate": False, "forget_bias": 1.0}, ValueError,
+     "forget_bias=1.0 is added to b_f, which a cell with forget_gate=False does not have; leave "
+     "forget_bias at 0"),
+    ({"peepholes": 1}, TypeError, "LSTMCell option peepholes must be True or False; got 1 (int)"),
+    ({"output_gate": "no"}, TypeError,
+     "LSTMCell option output_gate must be True or False; got 'no' (str)"),
+    ({"coupled": None}, TypeError, "LSTMCell option coupled must be True or False; got None (NoneType)"),
 ])
 def test_invalid_options_are_refused(options, error, message):
-    with pytest.raises(error, match=re.escape(message)):
+    with pytest.raises(error) as err:
         LSTMCell(D, H, **options)
+    assert str(err.value) == message
 
 
 def test_forget_bias_zero_is_fine_without_a_forget_gate():
@@ -275,6 +283,15 @@ def test_variants_refuse_pinned_gates(pin):
         cell.step(xs[0], **{pin: 0.5})
 
 
+def test_several_pinned_gates_are_listed():
+    cell = LSTMCell(D, H, coupled=True)
+    with pytest.raises(ValueError) as err:
+        cell.step(np.zeros(D), f=0.5, o=1.0)
+    assert str(err.value) == ("gate overrides (f=, o=) work on the plain LSTMCell only; this cell "
+                              f"is LSTMCell(input_size={D}, hidden_size={H}, dtype=float64, "
+                              "coupled=True)")
+
+
 def test_trace_of_a_variant_reads_like_the_plain_one():
     cell = _cell({"coupled": True, "peepholes": True})
     xs, h0, c0, _, _ = _data()
@@ -284,7 +301,8 @@ def test_trace_of_a_variant_reads_like_the_plain_one():
     np.testing.assert_array_equal(trace.F, trace.c_prev * trace.f)
     np.testing.assert_array_equal(trace.h_all[:, 0], trace.h)
     assert not trace.h.flags.writeable and not trace.gates.flags.writeable
-    with pytest.raises(TypeError, match="trace must be a Trace"):
+    with pytest.raises(TypeError, match=re.escape("trace must be a Trace from this cell's "
+                                                  "forward(); got object")):
         cell.backward(object(), np.zeros((T, H)))
     with pytest.raises(ValueError, match=re.escape("dh must have shape (4, 3)")):
         cell.backward(trace, np.zeros((T, B, H)))
@@ -308,13 +326,15 @@ def test_float32_variant_stays_float32_and_close_to_float64():
     c32 = LSTMCell(D, H, dtype=np.float32, peepholes=True, coupled=True)
     for k, p in c64.params.items():
         c32.params[k][...] = p
-    xs, h0, c0, R, _ = _data()
-    t32 = c32.forward(xs.astype(np.float32), h0.astype(np.float32), c0.astype(np.float32))
-    g32 = c32.backward(t32, R.astype(np.float32))
-    assert t32.h.dtype == np.float32 and all(g.dtype == np.float32 for g in g32.values())
+    xs, h0, c0, R, S = _data()
+    t32 = c32.forward(xs, h0, c0)  # float64 inputs, cast to the cell's float32
+    g32 = c32.backward(t32, R, dc_last=S)
+    for name in ("xs", "h0", "c0", "gates", "h", "c", "c_prime", "F", "I"):
+        assert getattr(t32, name).dtype == np.float32, name
+    assert all(g.dtype == np.float32 for g in g32.values())
     t64 = c64.forward(xs, h0, c0)
     np.testing.assert_allclose(t32.h, t64.h, atol=1e-5)  # float32 rounding over four steps
-    for k, g in c64.backward(t64, R).items():
+    for k, g in c64.backward(t64, R, dc_last=S).items():
         np.testing.assert_allclose(g32[k], g, atol=1e-4, err_msg=k)
 
 
@@ -340,3 +360,98 @@ def test_the_unrolled_diagram_shows_a_variants_values(name):
         assert texts.count(fmt(1.0)) >= 3  # f_t = 1 in every box
     draw_memory_path(trace, steps=3, unit=1)
     plt.close("all")
+
+
+def test_a_variants_step_names_its_arguments_and_keeps_the_cells_dtype():
+    cell = LSTMCell(D, H, dtype=np.float32, coupled=True)
+    x = np.ones(D)  # float64, cast to the cell's float32
+    with pytest.raises(ValueError, match=re.escape(f"x must have shape ({D},) or (B, {D}) with "
+                                                   f"D={D}; got ({D + 1},)")):
+        cell.step(np.ones(D + 1))
+    with pytest.raises(ValueError, match=re.escape(f"h_prev must have shape ({H},); got ({H + 1},)")):
+        cell.step(x, np.ones(H + 1))
+    with pytest.raises(ValueError, match=re.escape(f"c_prev must have shape ({H},); got ({H + 1},)")):
+        cell.step(x, np.ones(H), np.ones(H + 1))
+    for s in (cell.step(x), cell.step(x, np.ones(H)), cell.step(x, None, np.ones(H))):
+        assert {getattr(s, name).dtype for name in ("f", "i", "c", "h")} == {np.dtype(np.float32)}
+
+
+def test_a_variants_step_names_what_overflowed():
+    """c_t: a linear candidate of 1.7e308 added to a memory of 1.7e308; h_t: W_o · z is ∞ − ∞ (NaN)
+    while c_t stays finite."""
+    cell = LSTMCell(D, H, input_activation=False)
+    cell.params["b_f"][:] = cell.params["b_i"][:] = 50.0  # f_t = i_t = 1
+    cell.params["W_c"][:] = 0.0
+    cell.params["b_c"][:] = 1.7e308
+    with np.errstate(over="ignore"), pytest.raises(
+            ValueError, match=re.escape("step: c_t overflowed float64 (found inf at index (0, 0))")):
+        cell.step(np.zeros(D), None, np.full(H, 1.7e308))
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+            ValueError, match=re.escape("step: h_t overflowed float64 (found nan at index (0, 0))")):
+        cell.step(np.zeros(D), np.array([1e200, 1e200, 0.0]))
+
+
+def test_a_variants_backward_names_what_does_not_fit():
+    cell = LSTMCell(D, H, peepholes=True)
+    trace = cell.forward(np.zeros((T, D)))
+    for other in (LSTMCell(D + 1, H, peepholes=True), LSTMCell(D, H + 1, peepholes=True)):
+        with pytest.raises(ValueError, match=re.escape(
+                f"trace has D={D}, H={H}; this cell has D={other.D}, H={other.H}")):
+            other.backward(trace, np.zeros((T, H)))
+    with pytest.raises(ValueError, match=re.escape(f"dc_last must have shape ({H},); got ({B}, {H})")):
+        cell.backward(trace, np.zeros((T, H)), dc_last=np.zeros((B, H)))
+    with pytest.raises(TypeError, match="dc_last must be a float array"):
+        cell.backward(trace, np.zeros((T, H)), dc_last=np.zeros(H, dtype=int))
+    with pytest.raises(TypeError, match="dh must be a float array"):
+        cell.backward(trace, np.zeros((T, H), dtype=int))
+    # the caller's dc_last stays theirs: backward neither writes into it nor keeps it
+    dc_last = np.ones(H)
+    g = cell.backward(trace, np.zeros((T, H)), dc_last=dc_last)
+    np.testing.assert_array_equal(dc_last, np.ones(H))
+    assert not np.shares_memory(g["c0"], dc_last)
+
+
+def test_a_variants_forward_names_what_overflowed():
+    """As for step: c_T overflows (a linear candidate of 1.7e308 on a memory of 1.7e308; h_T stays
+    finite through tanh), or h_T is NaN (W_o · z is ∞ − ∞) while c_T is finite."""
+    cell = LSTMCell(D, H, input_activation=False)
+    cell.params["b_f"][:] = cell.params["b_i"][:] = 50.0  # f_t = i_t = 1
+    cell.params["W_c"][:] = 0.0
+    cell.params["b_c"][:] = 1.7e308
+    with np.errstate(over="ignore"), pytest.raises(
+            ValueError, match=re.escape("forward: c_T overflowed float64 (found inf at index (0, 0))")):
+        cell.forward(np.zeros((1, D)), None, np.full(H, 1.7e308))
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+            ValueError, match=re.escape("forward: h_T overflowed float64 (found nan at index (0, 0))")):
+        cell.forward(np.zeros((1, D)), np.array([1e200, 1e200, 0.0]))
+
+
+def test_numpy_bools_are_options_too():
+    cell = LSTMCell(D, H, peepholes=np.True_, output_gate=np.False_, coupled=np.False_)
+    assert cell.options == {"peepholes": True, "output_gate": False}
+    assert all(type(v) is bool for v in cell.options.values())
+    assert repr(cell).endswith("peepholes=True, output_gate=False)")
+
+
+@pytest.mark.parametrize("block, name", [(slice(H, None), "x"), (slice(0, H), "h0")])
+def test_a_variants_backward_names_the_gradient_that_overflowed(block, name):
+    """z = 0 keeps every weight's gradient at 0; a huge dh through c̃ (no output tanh) times a
+    huge weight on x (or on h) overflows that gradient alone."""
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.W = np.zeros_like(cell.W)
+    cell.params["W_c"][:, block] = 1e10
+    trace = cell.forward(np.zeros((1, D)))
+    with np.errstate(over="ignore"), pytest.raises(
+            ValueError, match=re.escape(f"backward: the gradient of {name} overflowed float64")):
+        cell.backward(trace, np.full((1, H), 1e300))
+
+
+def test_a_variants_backward_takes_dc_last_after_one_step():
+    cell = _cell(CASES["peepholes"])
+    trace = cell.forward(np.zeros((1, D)))
+    g = cell.backward(trace, np.zeros((1, H)), dc_last=np.ones(H))
+    assert g["c0"].shape == (H,) and g["c0"].any()
