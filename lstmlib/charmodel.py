@@ -27,9 +27,9 @@ from lstmlib.checks import (
     NonFiniteError,
     as_float_input,
     as_real_array,
-    first_non_finite,
     positive_finite,
     positive_int,
+    require_finite,
     rng_from,
 )
 from lstmlib.train import Adam, clip_grad_norm
@@ -254,9 +254,7 @@ def cross_entropy_bits(logits, targets):
                         f"{logits.dtype}")
     if logits.ndim == 0 or logits.shape[-1] == 0:
         raise ValueError(f"logits must be (..., V) with V >= 1; got shape {logits.shape}")
-    at = first_non_finite(logits)
-    if at is not None:
-        raise NonFiniteError(f"logits must be finite; found {logits[at]} at index {at}")
+    require_finite(logits, "logits")
     targets = _ids_in_range(targets, logits.shape[-1], "targets")
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"targets must have shape {logits.shape[:-1]} (logits.shape[:-1], one id "

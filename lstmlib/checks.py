@@ -27,6 +27,13 @@ def first_non_finite(arr):
     return tuple(int(k) for k in np.unravel_index(bad[0], arr.shape))
 
 
+def require_finite(a, name):
+    """Refuse NaN or infinity in the array `a`, naming the first one and where it is."""
+    at = first_non_finite(a)
+    if at is not None:
+        raise NonFiniteError(f"{name} must be finite; found {a[at]} at index {at}")
+
+
 def as_float_input(a, name, dtype, *, copy=False):
     """`a` as an array of the cell's float `dtype`, refusing non-float dtypes and NaN/Inf.
 

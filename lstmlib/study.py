@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lstmlib.checks import NonFiniteError, as_real_array, first_non_finite, positive_int, rng_from
+from lstmlib.checks import as_real_array, positive_int, require_finite, rng_from
 from lstmlib.train import Regressor, readout, train
 
 STREAM_INPUTS = 2  # D of the question stream: (price, new-question marker)
@@ -74,9 +74,7 @@ def _stream(xs):
     xs = as_real_array(xs, "xs")  # integers promoted; strings, None, objects refused
     if xs.ndim != 3 or xs.shape[2] != STREAM_INPUTS:
         raise ValueError(f"xs must have shape (T, B, 2); got {xs.shape}")
-    at = first_non_finite(xs)
-    if at is not None:
-        raise NonFiniteError(f"xs must be finite; found {xs[at]} at index {at}")
+    require_finite(xs, "xs")
     return xs
 
 

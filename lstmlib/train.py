@@ -20,6 +20,7 @@ from lstmlib.checks import (
     first_non_finite,
     positive_finite,
     positive_int,
+    require_finite,
     require_same_shape,
     rng_from,
     unit_interval,
@@ -74,9 +75,7 @@ def _norm_parts(grads):
     m = 0.0
     for k, g in grads.items():
         g = as_real_array(g, f"gradient {k}")
-        at = first_non_finite(g)
-        if at is not None:
-            raise NonFiniteError(f"gradient {k} must be finite; found {g[at]} at index {at}")
+        require_finite(g, f"gradient {k}")
         if g.size:
             m = max(m, float(np.max(np.abs(g))))
     if m == 0.0:
@@ -141,9 +140,7 @@ def fraction_within(y_hat, y, tol):
     y_hat, y = _pair(y_hat, y)
     tol = positive_finite(tol, "tol")
     for name, a in (("y_hat", y_hat), ("y", y)):
-        at = first_non_finite(a)
-        if at is not None:
-            raise NonFiniteError(f"{name} must be finite; found {a[at]} at index {at}")
+        require_finite(a, name)
     return float(np.mean(np.abs(y_hat - y) < tol))
 
 
@@ -274,9 +271,7 @@ def _grads_for(params, grads):
         if g.shape != p.shape:
             raise ValueError(f"gradient {k} must have the shape of its parameter {p.shape}; "
                              f"got {g.shape}")
-        at = first_non_finite(g)
-        if at is not None:
-            raise NonFiniteError(f"gradient {k} must be finite; found {g[at]} at index {at}")
+        require_finite(g, f"gradient {k}")
         out[k] = g
     names = list(params)
     for a, k in enumerate(names):  # a view of another parameter would be updated twice
