@@ -376,18 +376,30 @@ def test_a_variants_step_names_its_arguments_and_keeps_the_cells_dtype():
         assert {getattr(s, name).dtype for name in ("f", "i", "c", "h")} == {np.dtype(np.float32)}
 
 
-def test_a_variants_step_names_what_overflowed():
-    """c_t: a linear candidate of 1.7e308 added to a memory of 1.7e308; h_t: W_o · z is ∞ − ∞ (NaN)
-    while c_t stays finite."""
+def _memory_overflow_cell():
+    """A cell whose c_t overflows on a memory of 1.7e308: a linear candidate of 1.7e308 kept and
+    added in full (f_t = i_t = 1); h_t stays finite through tanh."""
     cell = LSTMCell(D, H, input_activation=False)
     cell.params["b_f"][:] = cell.params["b_i"][:] = 50.0  # f_t = i_t = 1
     cell.params["W_c"][:] = 0.0
     cell.params["b_c"][:] = 1.7e308
+    return cell
+
+
+def _output_nan_cell():
+    """A cell whose h_t is NaN on h_prev = [1e200, 1e200, 0]: W_o · z is ∞ − ∞ (no output
+    activation), while c_t stays finite."""
+    cell = LSTMCell(D, H, output_activation=False)
+    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    return cell
+
+
+def test_a_variants_step_names_what_overflowed():
+    cell = _memory_overflow_cell()
     with np.errstate(over="ignore"), pytest.raises(
             ValueError, match=re.escape("step: c_t overflowed float64 (found inf at index (0, 0))")):
         cell.step(np.zeros(D), None, np.full(H, 1.7e308))
-    cell = LSTMCell(D, H, output_activation=False)
-    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    cell = _output_nan_cell()
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
             ValueError, match=re.escape("step: h_t overflowed float64 (found nan at index (0, 0))")):
         cell.step(np.zeros(D), np.array([1e200, 1e200, 0.0]))
@@ -414,17 +426,12 @@ def test_a_variants_backward_names_what_does_not_fit():
 
 
 def test_a_variants_forward_names_what_overflowed():
-    """As for step: c_T overflows (a linear candidate of 1.7e308 on a memory of 1.7e308; h_T stays
-    finite through tanh), or h_T is NaN (W_o · z is ∞ − ∞) while c_T is finite."""
-    cell = LSTMCell(D, H, input_activation=False)
-    cell.params["b_f"][:] = cell.params["b_i"][:] = 50.0  # f_t = i_t = 1
-    cell.params["W_c"][:] = 0.0
-    cell.params["b_c"][:] = 1.7e308
+    """As for step, on the same two cells: c_T overflows, or h_T is NaN while c_T is finite."""
+    cell = _memory_overflow_cell()
     with np.errstate(over="ignore"), pytest.raises(
             ValueError, match=re.escape("forward: c_T overflowed float64 (found inf at index (0, 0))")):
         cell.forward(np.zeros((1, D)), None, np.full(H, 1.7e308))
-    cell = LSTMCell(D, H, output_activation=False)
-    cell.params["W_o"][0, :2] = [1e200, -1e200]
+    cell = _output_nan_cell()
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
             ValueError, match=re.escape("forward: h_T overflowed float64 (found nan at index (0, 0))")):
         cell.forward(np.zeros((1, D)), np.array([1e200, 1e200, 0.0]))
