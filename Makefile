@@ -7,7 +7,7 @@ JB_FLAGS := --builder html -W -n --keep-going
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
 .PHONY: book test notebooks serve bench mutants lint unit nbval book-strict browser browser-tests chromium clean help \
-	lab clean-venv lab-check
+	lab clean-venv lab-check browser-then-lab
 
 help:
 	@echo "make book       build the HTML book into _build/html"
@@ -62,10 +62,12 @@ lab: $(VENV)/.lab-deps
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 # --- tests -----------------------------------------------------------------------------------
-# The browser tests and the clean-venv run share the two cores: each alone leaves about half of
-# them idle (pages settling, pip installing).
+# The browser tests (then make lab's check) and the clean-venv run share the two cores: each alone
+# leaves about half of them idle (pages settling, pip installing).
 test: lint unit nbval book-strict $(VENV)/.lab-deps chromium
-	$(MAKE) --no-print-directory -j2 --output-sync=target browser-tests clean-venv
+	$(MAKE) --no-print-directory -j2 --output-sync=target browser-then-lab clean-venv
+
+browser-then-lab: browser-tests
 	$(MAKE) --no-print-directory lab-check
 
 lint: $(VENV)/.dev-deps

@@ -179,6 +179,22 @@ def visit(browser, server):
         v.close()
 
 
+@pytest.fixture(scope="session")
+def loaded(browser, server):
+    """Each page loaded once and kept open, for the tests that only read it (none of them moves a
+    control or follows a link); a test that changes a page opens its own with `visit`."""
+    pages = {}
+
+    def open_(doc):
+        if doc not in pages:
+            pages[doc] = Visit(browser, server, doc)
+        return pages[doc]
+
+    yield open_
+    for v in pages.values():
+        v.close()
+
+
 def png_of(page, img, base):
     """The bytes of an <img>: decoded from a data: URI, read from the built book, or fetched."""
     src = img.evaluate("(img) => img.currentSrc || img.src")
@@ -246,8 +262,8 @@ def assert_readable(sizes):
 
 
 @pytest.mark.parametrize("doc", PAGES)
-def test_page_loads_offline_with_math_typeset(visit, doc):
-    v = visit(doc)
+def test_page_loads_offline_with_math_typeset(loaded, doc):
+    v = loaded(doc)
     SHOTS.mkdir(parents=True, exist_ok=True)
     v.page.screenshot(path=SHOTS / f"{Path(doc).name}.png", full_page=True)
     assert v.outside == [], f"requests to other hosts: {v.outside}"
@@ -266,9 +282,9 @@ def test_page_loads_offline_with_math_typeset(visit, doc):
 
 
 @pytest.mark.parametrize("doc", PAGES)
-def test_every_figure_is_readable_at_a_1200_px_window(visit, doc):
+def test_every_figure_is_readable_at_a_1200_px_window(loaded, doc):
     """Every image shown in the page's content (figures and each control's opening frame)."""
-    v = visit(doc)
+    v = loaded(doc)
     page = v.page
     if controls_of(doc):
         page.wait_for_function("() => document.querySelectorAll('.widget-subarea img.lstm-frame')"
@@ -283,8 +299,8 @@ def test_every_figure_is_readable_at_a_1200_px_window(visit, doc):
 
 
 @pytest.mark.parametrize("doc, following", list(zip(PAGES, PAGES[1:], strict=False)))
-def test_next_link_reaches_the_next_chapter(visit, doc, following):
-    v = visit(doc)
+def test_next_link_reaches_the_next_chapter(loaded, doc, following):
+    v = loaded(doc)
     # where the link leads, as the browser resolves it (following it would load a second page)
     target = v.page.eval_on_selector("a.right-next", "(a) => a.href")
     assert target.split("#")[0] == f"{v.base}/{following}.html"
