@@ -2,6 +2,8 @@
 path against the fused path, backward against finite differences and against torch.nn.LSTM."""
 
 import math
+import re
+import tracemalloc
 import warnings
 from dataclasses import FrozenInstanceError, fields
 
@@ -23,6 +25,7 @@ from lstmlib import (
     input_gate,
     output_gate,
 )
+from lstmlib.checks import NonFiniteError
 
 STEP_FIELDS = [f.name for f in fields(Step)]  # f, F, i, c_tilde, I, c, o, c_prime, h
 PARAM_NAMES = [f"W_{g}" for g in GATES] + [f"b_{g}" for g in GATES]
@@ -749,3 +752,146 @@ def test_a_traces_memory_is_exactly_F_plus_I_and_h_exactly_o_times_c_prime(path,
     assert tr.layout == path and tr.F.dtype == tr.I.dtype == dtype
     assert np.array_equal(tr.c, tr.F + tr.I)
     assert np.array_equal(tr.h, tr.o * tr.c_prime)
+
+
+# --- what a trace keeps, and the checks around forward and backward ------------------------------
+
+def test_the_default_seed_is_zero():
+    assert np.array_equal(LSTMCell(3, 4).W, LSTMCell(3, 4, seed=0).W)
+    assert not np.array_equal(LSTMCell(3, 4).W, LSTMCell(3, 4, seed=1).W)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_negative_zero_forget_bias_gives_b_f_of_plus_zero(dtype):
+    """forget_bias is added to the zero biases: -0.0 leaves them +0.0, as every other bias."""
+    b = LSTMCell(3, 4, forget_bias=-0.0, dtype=dtype).b
+    assert not np.signbit(b).any()
+
+
+def test_a_trace_keeps_the_given_initial_states(path, rng):
+    D, H, B, T = 3, 4, 2, 5
+    cell = randomized(LSTMCell(D, H), rng)
+    xs, h0, c0 = sequence(rng, T, D, B, H)
+    tr = cell.forward(xs, h0, c0)
+    assert tr.layout == path
+    assert np.array_equal(tr.h0, h0) and np.array_equal(tr.c0, c0)
+    assert np.array_equal(tr.at(0).c, tr.c[0]) and np.array_equal(tr.c_prev[0], c0)
+
+
+def test_a_traces_arrays_are_views_of_its_stores(path, rng):
+    """h0, h_all and c0, c_all are views of the stored h_0..h_T and c_0..c_T (documented on
+    Trace.store): one copy of each, read-only."""
+    D, H, B, T = 3, 4, 2, 5
+    tr = LSTMCell(D, H).forward(*sequence(rng, T, D, B, H))
+    assert tr.layout == path
+    Hs, Cs = tr.store
+    for a, owner in ((tr.h0, Hs), (tr.h_all, Hs), (tr.c0, Cs), (tr.c_all, Cs)):
+        assert np.shares_memory(a, owner)
+    for name in ("xs", "h0", "c0", "gates", "c_all", "cp_all", "h_all"):
+        a = getattr(tr, name)
+        assert not a.flags.writeable, name
+        with pytest.raises(ValueError):
+            a.flags.writeable = True
+
+
+def test_a_trace_holds_each_array_once(path):
+    """A trace's memory is that of xs, the gates, h_0..h_T, c_0..c_T and c'_1..c'_T, nothing
+    copied twice (a few kB of Python objects aside); and forward never copies one of them on
+    the way, not even for a while (xs and c'_1..c'_T are 400 kB each, the gates 1.6 MB)."""
+    T, B, D, H = 200, 4, 64, 64
+    xs = np.random.default_rng(0).normal(size=(T, B, D))
+    cell = LSTMCell(D, H)
+    cell.forward(xs)  # the weights as the fused pass uses them are made once, before measuring
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tr = cell.forward(xs)
+        used, peak = (m - before for m in tracemalloc.get_traced_memory())
+    finally:
+        tracemalloc.stop()
+    assert tr.layout == path
+    arrays = 8 * (T * B * D + T * B * 4 * H + 2 * (T + 1) * B * H + T * B * H)
+    assert arrays <= used <= arrays + 8192
+    assert peak <= arrays + 200_000
+
+
+def test_backward_runs_the_pass_of_the_traces_layout(path, rng, monkeypatch):
+    """forward picks the layout, and backward runs the pass written for it."""
+    ran = []
+    for layout in ("batch", "feature"):
+        name = f"_backward_{layout}"
+        original = getattr(LSTMCell, name)
+
+        def spy(self, *args, _original=original, _layout=layout):
+            ran.append(_layout)
+            return _original(self, *args)
+        monkeypatch.setattr(LSTMCell, name, spy)
+    D, H, B, T = 3, 4, 2, 5
+    cell = LSTMCell(D, H)
+    tr = cell.forward(*sequence(rng, T, D, B, H))
+    cell.backward(tr, np.ones((T, B, H)))
+    assert ran == [path] == [tr.layout]
+
+
+@pytest.mark.parametrize("state", ["h0", "c0"])
+def test_a_float32_cell_refuses_an_initial_state_too_large_for_float32(rng, state):
+    cell = LSTMCell(3, 2, dtype=np.float32)
+    states = {"h0": np.zeros(2), "c0": np.zeros(2)}
+    states[state][1] = 1e39
+    with pytest.raises(NonFiniteError, match="^" + re.escape(
+            f"{state} holds 1e+39 at index (1,), too large for float32 (largest finite value "
+            "3.40282e+38)")):
+        cell.forward(sequence(rng, 4, 3), **states)
+
+
+def test_a_float32_cell_refuses_a_dc_last_too_large_for_float32(path, rng):
+    cell = LSTMCell(3, 2, dtype=np.float32)
+    tr = cell.forward(sequence(rng, 4, 3, 2))
+    dc = np.zeros((2, 2))
+    dc[0, 1] = 1e39
+    with pytest.raises(NonFiniteError, match="^" + re.escape(
+            "dc_last holds 1e+39 at index (0, 1), too large for float32 (largest finite value "
+            "3.40282e+38)")):
+        cell.backward(tr, np.zeros((4, 2, 2)), dc)
+
+
+def _overflow_message(name, found, at):
+    return "^" + re.escape(f"backward: the gradient of {name} overflowed float64 (found {found} "
+                           f"at index {at}); the inputs or weights are too large for this dtype")
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_backward_names_a_bias_gradient_that_overflows(path):
+    """Sixteen rows of huge dh each give a finite ∂L/∂z of about 1e307 (and finite weight
+    gradients: x and h0 are small or zero); their sum over the batch, ∂L/∂b, overflows (first
+    in the b_i block: b_f gets none, c_0 being zero)."""
+    B, H, D = 16, 1, 1
+    cell = LSTMCell(D, H)
+    cell.W = np.full((4, 2), 0.01)
+    cell.b = np.array([0.0, 0.0, 1.0, 0.0])  # c̃ ≈ 0.76, so c' and o⊗(1-o)⊗c' are not small
+    tr = cell.forward(np.full((1, B, D), 0.1))
+    with pytest.raises(NonFiniteError, match=_overflow_message("b", "inf", "(1,)")):
+        cell.backward(tr, np.full((1, B, H), 1.7e308))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_backward_names_an_input_gradient_that_overflows(path):
+    """A huge input weight on an input that is zero changes nothing forward, and every other
+    gradient stays finite (x = 0, h0 = 0); ∂L/∂x = W_x^T ∂L/∂z overflows."""
+    cell = LSTMCell(1, 1)
+    cell.W = np.array([[0.1, 1e308], [0.1, 1e308], [0.1, 0.5], [0.1, 1e308]])
+    cell.b = np.array([0.0, 0.0, 1.0, 0.0])
+    tr = cell.forward(np.zeros((1, 2, 1)))
+    with pytest.raises(NonFiniteError, match=_overflow_message("x", "inf", "(0, 0, 0)")):
+        cell.backward(tr, np.full((1, 2, 1), 100.0))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_backward_names_an_initial_state_gradient_that_overflows(path):
+    """As for x, with a huge recurrent weight and h0 = 0: ∂L/∂h0 = W_h^T ∂L/∂z overflows."""
+    cell = LSTMCell(1, 1)
+    cell.W = np.array([[1e308, 0.1], [1e308, 0.1], [0.5, 0.1], [1e308, 0.1]])
+    cell.b = np.array([0.0, 0.0, 1.0, 0.0])
+    tr = cell.forward(np.full((1, 2, 1), 0.3))
+    with pytest.raises(NonFiniteError, match=_overflow_message("h0", "inf", "(0, 0)")):
+        cell.backward(tr, np.full((1, 2, 1), 100.0))

@@ -357,3 +357,18 @@ def test_float_dtype_names_what_came(dtype, shown):
     message = f"dtype must be float32 or float64; got {shown}"
     with pytest.raises(TypeError, match="^" + re.escape(message) + "$"):
         float_dtype(dtype)
+
+
+def test_check_input_and_check_state_keep_the_callers_array_unless_told_to_copy():
+    x = np.zeros((2, 3))
+    assert check_input(x, "x", 3, np.float64, sequence=False) is x
+    assert check_input(x, "x", 3, np.float64, sequence=False, copy=True) is not x
+    s = np.ones((2, 5))
+    assert np.shares_memory(check_state(s, "h0", 2, 5, True, np.float64), s)
+    assert not np.shares_memory(check_state(s, "h0", 2, 5, True, np.float64, copy=True), s)
+
+
+def test_finite_real_names_the_largest_value_of_its_dtype():
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "v = 1e+39 is too large for float32 (largest finite value 3.40282e+38)") + "$"):
+        finite_real(1e39, "v", np.float32)

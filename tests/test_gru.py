@@ -604,6 +604,14 @@ def test_a_timestep_must_be_an_integer(rng):
     np.testing.assert_array_equal(tr.at(np.int64(-1)).h, tr.h[3])
 
 
+def test_a_timestep_counts_back_to_the_first_step(rng):
+    tr = GRUCell(2, 3).forward(rng.normal(size=(4, 2)))
+    for name in "rznh":
+        np.testing.assert_array_equal(getattr(tr.at(-4), name), getattr(tr, name)[0])
+    with pytest.raises(IndexError, match=r"^timestep -5 is outside a trace of T=4 steps$"):
+        tr.at(-5)
+
+
 def test_from_torch_state_names_what_it_refuses():
     good = to_torch_state(GRUCell(2, 3))
     f32max = float(np.finfo(np.float32).max)

@@ -209,3 +209,14 @@ def test_a_scalar_weight_is_refused_with_the_shapes():
     state = {**to_torch_lstm(LSTMCell(2, 3)), "weight_ih_l0": np.float64(1.0)}
     with pytest.raises(ValueError, match=r"got shapes \{'weight_ih_l0': \(\)"):
         from_torch_lstm(state)
+
+
+def test_torch_lstm_forward_of_no_steps_returns_copies_of_the_initial_states():
+    """T = 0: no step runs, so (h_T, c_T) are h0 and c0, as copies that later writes into the
+    caller's arrays do not reach."""
+    state = to_torch_lstm(LSTMCell(2, 3, seed=1))
+    for h0, c0 in ((np.ones(3), np.full(3, 2.0)), (np.ones((5, 3)), np.full((5, 3), 2.0))):
+        out, (h_T, c_T) = torch_lstm_forward(state, np.zeros((0,) + h0.shape[:-1] + (2,)), h0, c0)
+        assert out.shape == (0,) + h0.shape
+        h0[...], c0[...] = 7.0, 8.0
+        assert np.array_equal(h_T, np.ones(h0.shape)) and np.array_equal(c_T, np.full(c0.shape, 2.0))

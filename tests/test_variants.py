@@ -462,3 +462,56 @@ def test_a_variants_backward_takes_dc_last_after_one_step():
     trace = cell.forward(np.zeros((1, D)))
     g = cell.backward(trace, np.zeros((1, H)), dc_last=np.ones(H))
     assert g["c0"].shape == (H,) and g["c0"].any()
+
+
+def test_a_variants_backward_names_the_gradient_of_c0_when_it_alone_overflows():
+    """f_t = 1 and c̃_t = 1 exactly, z = 0 and c_0 = 0: every weight's gradient, dx and dh0 stay
+    finite, while dc_0 = dc_T · f_t + da_i · p_i = 1e308 + 2.5e307 · 4 overflows."""
+    cell = LSTMCell(1, 1, peepholes=True)
+    cell.W = np.zeros_like(cell.W)
+    cell.params["b_f"][:], cell.params["b_i"][:], cell.params["b_c"][:] = 50.0, 0.0, 50.0
+    cell.params["p_f"][:], cell.params["p_i"][:], cell.params["p_o"][:] = 0.0, 4.0, 0.0
+    trace = cell.forward(np.zeros((1, 1)))
+    with np.errstate(over="ignore"), pytest.raises(ValueError) as err:
+        cell.backward(trace, np.zeros((1, 1)), dc_last=np.full(1, 1e308))
+    assert str(err.value) == ("backward: the gradient of c0 overflowed float64 (found inf at index "
+                              "(0, 0)); the inputs or weights are too large for this dtype")
+
+
+def test_a_variants_forward_refuses_pinned_gates_naming_the_cell():
+    cell = LSTMCell(D, H, peepholes=True)
+    with pytest.raises(ValueError) as err:
+        cell.forward(np.zeros((T, D)), o=0.5)
+    assert str(err.value) == ("gate overrides (o=) work on the plain LSTMCell only; this cell is "
+                              f"LSTMCell(input_size={D}, hidden_size={H}, dtype=float64, "
+                              "peepholes=True)")
+
+
+def test_a_variants_trace_is_stored_in_the_batch_layout_that_backward_reads():
+    """The trace shows h_0..h_T and c_0..c_T as views of the read-only (T+1, B, H) store that
+    backward computes from: what the trace shows is what backward uses."""
+    cell = _cell(CASES["peepholes"])
+    xs, h0, c0, _, _ = _data()
+    trace = cell.forward(xs, h0, c0)
+    assert trace.layout == "batch"
+    Hs, Cs = trace.store
+    assert Hs.shape == Cs.shape == (T + 1, B, H)
+    assert not Hs.flags.writeable and not Cs.flags.writeable
+    assert np.shares_memory(trace.h_all, Hs) and np.shares_memory(trace.h0, Hs)
+    assert np.shares_memory(trace.c_all, Cs) and np.shares_memory(trace.c0, Cs)
+    np.testing.assert_array_equal(trace.h0, h0)
+    np.testing.assert_array_equal(trace.c0, c0)
+    np.testing.assert_array_equal(Hs[1:], trace.h_all)
+
+
+def test_a_failed_variant_forward_on_nan_weights_looks_at_them_once():
+    """A write the views cannot see (np.copyto) is found by comparing the weights with a copy;
+    NaN never compares equal, so every look counts a new version: forward looks once (then
+    refuses), backward once more."""
+    cell = LSTMCell(D, H, peepholes=True)
+    trace = cell.forward(np.zeros((T, D)))
+    np.copyto(cell.W, np.nan)
+    with pytest.raises(ValueError, match=re.escape("LSTMCell.W must be finite; found nan")):
+        cell.forward(np.zeros((T, D)))
+    with pytest.raises(ValueError, match=re.escape("W (version 0 at forward(), 2 now)")):
+        cell.backward(trace, np.zeros((T, H)))

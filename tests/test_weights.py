@@ -2,13 +2,14 @@
 into them counts, every way of reading them leaves the count alone and hands out plain arrays."""
 
 import copy
+import dataclasses
 import pickle
 
 import numpy as np
 import pytest
 
 from lstmlib import LSTMCell, RNNCell
-from lstmlib.weights import Tracked, Version, tracked
+from lstmlib.weights import Tracked, Version, freeze_owners, read_only_view, tracked
 
 
 def counted():
@@ -181,3 +182,112 @@ def test_a_ufunc_with_two_outputs_hands_both_back_and_counts_both():
     assert res[0] is frac and res[1] is other
     np.testing.assert_array_equal(np.asarray(other), np.floor(base / 8.0))
     assert other_v.n == 1 and v.n == 0
+
+
+def test_numpy_functions_on_a_view_without_a_counter_work():
+    w = np.zeros(3).view(Tracked)
+    np.copyto(w, 2.0)
+    assert np.add(w, 1.0, out=w) is w
+    np.testing.assert_array_equal(w, [3.0, 3.0, 3.0])
+
+
+def test_a_numpy_function_with_out_hands_back_the_tracked_out():
+    base, w, v = counted()
+    res = np.clip(w, 0.0, 3.0, out=w)
+    assert res is w and v.n == 1
+    np.testing.assert_array_equal(base, np.clip(np.arange(12.0), 0, 3).reshape(3, 4))
+
+
+def test_read_only_view_of_a_list_is_a_read_only_array():
+    r = read_only_view([1.0, 2.0])
+    assert type(r) is np.ndarray and not r.flags.writeable
+    np.testing.assert_array_equal(r, [1.0, 2.0])
+
+
+def test_read_only_view_copies_a_view_of_a_writable_owner():
+    owner = np.arange(4.0)
+    frozen = owner[1:]
+    frozen.flags.writeable = False
+    for a in (owner[1:], frozen):  # a writable view, and a read-only view of a writable owner
+        r = read_only_view(a)
+        assert not np.shares_memory(r, owner) and not r.flags.writeable
+        np.testing.assert_array_equal(r, [1.0, 2.0, 3.0])
+        with pytest.raises(ValueError):
+            r.flags.writeable = True
+        owner[1] = 9.0  # the owner's later writes do not reach it
+        assert r[0] == 1.0
+        owner[1] = 1.0
+
+
+def test_read_only_view_keeps_a_view_of_a_read_only_owner_and_makes_it_read_only():
+    owner = np.arange(4.0)
+    a = owner[1:]
+    owner.flags.writeable = False
+    assert a.flags.writeable  # made before its owner was frozen
+    r = read_only_view(a)
+    assert r is a and not r.flags.writeable
+    with pytest.raises(ValueError):
+        r.flags.writeable = True
+
+
+def test_read_only_view_copies_an_array_on_another_objects_memory():
+    buf = bytearray(np.arange(3.0).tobytes())
+    a = np.frombuffer(buf)
+    a.flags.writeable = False
+    r = read_only_view(a)
+    assert not np.shares_memory(r, a) and not r.flags.writeable
+    np.testing.assert_array_equal(r, [0.0, 1.0, 2.0])
+
+
+def test_freeze_owners_makes_the_owner_read_only_too():
+    owner = np.arange(4.0)
+    a = owner[1:]
+    freeze_owners(a)
+    assert not a.flags.writeable and not owner.flags.writeable
+    with pytest.raises(ValueError):
+        a.flags.writeable = True
+
+
+def test_step_refuses_a_nan_written_through_a_plain_view():
+    cell = LSTMCell(2, 3)
+    x = np.ones(2)
+    cell.step(x)
+    np.asarray(cell.W)[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^LSTMCell\.W must be finite; found nan at index \(0, 0\)"):
+        cell.step(x)
+
+
+def _traced(cell_type=LSTMCell):
+    cell = cell_type(2, 3)
+    return cell, cell.forward(np.ones((2, 2))), np.ones((2, 3))
+
+
+@pytest.mark.parametrize("source", [None, (object(), (0, 0)), (object(), (0, 0), None)],
+                         ids=["none", "two items", "no ticket"])
+def test_backward_refuses_a_trace_with_a_foreign_source(source):
+    cell, trace, dh = _traced()
+    other = dataclasses.replace(trace, source=source)
+    with pytest.raises(ValueError, match="^this trace was made by another cell's forward\\(\\); "
+                       "backward needs the trace of this LSTMCell's own forward pass$"):
+        cell.backward(other, dh)
+
+
+def test_backward_refuses_a_copied_trace_naming_the_cell():
+    cell, trace, dh = _traced()
+    with pytest.raises(ValueError, match="^this trace is a copy .* backward takes only the very "
+                       "trace this LSTMCell's forward\\(\\) returned; run forward\\(\\) again$"):
+        cell.backward(copy.deepcopy(trace), dh)
+
+
+def test_backward_names_every_weight_that_changed():
+    cell, trace, dh = _traced()
+    W, b = cell._versions()
+    cell.W[0, 0] = 1.0
+    with pytest.raises(ValueError, match=f"^the cell's weights changed after forward\\(\\) made this "
+                       f"trace: W \\(version {W} at forward\\(\\), {W + 1} now\\)\\. backward"):
+        cell.backward(trace, dh)
+    trace = cell.forward(np.ones((2, 2)))
+    cell.weights_changed()
+    with pytest.raises(ValueError, match=f"trace: W \\(version {W + 1} at forward\\(\\), {W + 2} now\\) "
+                       f"and b \\(version {b} at forward\\(\\), {b + 1} now\\)\\. backward"):
+        cell.backward(trace, dh)
