@@ -141,18 +141,18 @@ def by_module(status, equivalent):
 def markdown(res):
     score = res["score_pct"]
     modules = ", ".join(res["modules"])
-    lines = ["## Mutation testing", "",
-             "`make mutants` runs mutmut (pinned in requirements-dev.txt) on lstmlib "
+    lines = ["`make mutants` runs mutmut (pinned in requirements-dev.txt) on lstmlib "
              f"({modules}): each mutant, one small edit of the code, is run against the unit tests "
              "that cover the edited function. A mutant is killed when a test fails on it. "
              "The drawing, slider and character-model modules are left out (see setup.cfg).", "",
-             "| mutants | run | killed | survived, argued equivalent | survived, not equivalent "
-             "| without tests | score (killed / non-equivalent run) | target |",
+             "| mutants | run | killed | argued equivalent | not killed | no tests | score | target |",
              "|---|---|---|---|---|---|---|---|",
              f"| {res['total']} | {res['total'] - res['not_checked']} | {res['killed']} "
              f"| {res['equivalent']} | {len(res['not_killed'])} "
              f"| {len(res['no_tests'])} | {'n/a' if score is None else f'{score:.1f}%'} "
-             f"| ≥ {res['target_pct']:.0f}% |"]
+             f"| ≥ {res['target_pct']:.0f}% |", "",
+             "The score is the killed mutants over those run, less the ones argued equivalent and "
+             "those no test covers."]
     if res["not_checked"]:
         lines += ["", f"**Incomplete run:** {res['not_checked']} of the {res['total']} mutants were "
                   "not run; the score is over the mutants that were."]
@@ -168,11 +168,11 @@ def markdown(res):
         lines += ["", "Other outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(other.items()))
                   + " (a timeout counts as killed: the mutant changed what the tests observe)."]
     if res["survivors"]:
-        lines += ["", "Every surviving mutant: why it changes nothing a caller can observe, or why "
-                  "no test kills it:", ""]
+        lines += ["", "Every surviving mutant, with why it changes nothing a caller can observe "
+                  "(\"Equivalent\") or why no test kills it (\"Not killed\"):", ""]
         for s in res["survivors"]:
             why = s["note"] or "**not explained**"
-            lines.append(f"- `{s['name']}`: `{change(s['diff'])[:160]}`. {why}")
+            lines.append(f"- `{s['name']}`: `{change(s['diff'])}`. {why}")
     return lines
 
 
